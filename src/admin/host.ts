@@ -1,0 +1,43 @@
+// What the admin server needs from the running proxy. The server (src/server.ts)
+// implements it; the admin module only renders.
+import type { StatsStore } from '../telemetry/stats';
+import type { Host } from '../upstream/host';
+import type { BootstrapConfig, ClusterConfig, ListenerConfig } from '../config/types';
+import type { Level } from '../log';
+
+export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
+
+export interface ClusterView {
+  config: ClusterConfig;
+  hosts: Host[];
+  /** True for clusters from xDS (dynamic_active_clusters), false for static_resources. */
+  addedViaApi: boolean;
+  lastUpdated: Date;
+  versionInfo?: string;
+}
+
+export interface ListenerView {
+  config: ListenerConfig;
+  /** The bound address ('0.0.0.0:10000'), with the real port when 0 was asked for. */
+  boundAddress: string;
+  addedViaApi: boolean;
+  lastUpdated: Date;
+  versionInfo?: string;
+}
+
+export interface AdminHost {
+  readonly stats: StatsStore;
+  readonly bootstrap: BootstrapConfig;
+  readonly startTime: Date;
+  state(): ServerState;
+  /** Set by POST /healthcheck/fail, cleared by /healthcheck/ok: /ready answers 503 while set. */
+  healthCheckFailed: boolean;
+  listeners(): ListenerView[];
+  clusters(): ClusterView[];
+  /** POST /drain_listeners (?inboundonly, ?graceful). */
+  drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void;
+  /** POST /quitquitquit: drain then exit 0. */
+  quit(): void;
+  setLogLevel(level: Level): void;
+  commandLineOptions(): Record<string, unknown>;
+}

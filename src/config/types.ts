@@ -1,0 +1,120 @@
+// Domain types for bootstrap, listeners and clusters: what the runtime sees after
+// decoding (design convention 1: raw protos stop at the decoders).
+import type { Canon } from '../xds/proto/canonical';
+
+export interface SocketAddress {
+  /** IP literal or hostname as written in the config. */
+  address: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  metadata?: Record<string, unknown>;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+}
+
+export interface AdminConfig {
+  address: SocketAddress;
+}
+
+/** A network filter, decoded once per config into a factory (design convention 4). */
+export interface NetworkFilterConfig {
+  name: string;
+  typeUrl: string;
+  /** Filter-specific decoded config (TcpProxyConfig, HcmConfig, ...). */
+  config: unknown;
+}
+
+export interface CidrRange {
+  address: string;
+  prefixLen: number;
+}
+
+export interface FilterChainMatch {
+  destinationPort?: number;
+  prefixRanges: CidrRange[];
+  sourcePrefixRanges: CidrRange[];
+  sourcePorts: number[];
+  serverNames: string[];
+  transportProtocol?: string;
+  applicationProtocols: string[];
+}
+
+export interface FilterChainConfig {
+  name: string;
+  match: FilterChainMatch;
+  filters: NetworkFilterConfig[];
+  /** TLS transport socket comes with the mTLS issue; undefined means raw_buffer. */
+  transportSocket?: Canon;
+}
+
+export interface ListenerConfig {
+  name: string;
+  address: SocketAddress;
+  filterChains: FilterChainConfig[];
+  defaultFilterChain?: FilterChainConfig;
+  /** Listener filters (tls_inspector, http_inspector, original_dst) by name, decoded. */
+  listenerFilters: NetworkFilterConfig[];
+  listenerFiltersTimeoutMs: number;
+  continueOnListenerFiltersTimeout: boolean;
+  useOriginalDst: boolean;
+  transparent: boolean;
+  perConnectionBufferLimitBytes: number;
+  /** The listener as decoded (canonical form), for /config_dump. */
+  raw: Canon;
+}
+
+export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
+export type HealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
+
+export interface EndpointConfig {
+  address: SocketAddress;
+  /** load_balancing_weight, default 1. */
+  weight: number;
+  healthStatus: HealthStatus;
+  hostname?: string;
+}
+
+export interface LocalityEndpoints {
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  /** load_balancing_weight of the locality; undefined when unset. */
+  weight?: number;
+  priority: number;
+  endpoints: EndpointConfig[];
+}
+
+export interface ClusterConfig {
+  name: string;
+  type: DiscoveryType;
+  connectTimeoutMs: number;
+  lbPolicy: string;
+  /** Decoded lb-policy specific config (ring_hash_lb_config etc.), for the load-balancing issue. */
+  lbConfig?: Canon;
+  localities: LocalityEndpoints[];
+  /** DNS refresh for STRICT_DNS / LOGICAL_DNS. */
+  dnsRefreshRateMs: number;
+  dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  /** Upstream protocol: from typed_extension_protocol_options (envoy.extensions.upstreams.http.v3.HttpProtocolOptions) or http2_protocol_options. */
+  upstreamProtocol: 'http1' | 'http2' | 'downstream';
+  /** common_http_protocol_options.idle_timeout for upstream connections (default 1h like Envoy). */
+  upstreamIdleTimeoutMs: number;
+  /** max_requests_per_connection (0 = unlimited). */
+  maxRequestsPerConnection: number;
+  perConnectionBufferLimitBytes: number;
+  /** The cluster as decoded (canonical form), for /config_dump. */
+  raw: Canon;
+}
+
+export interface BootstrapConfig {
+  node: NodeInfo;
+  admin?: AdminConfig;
+  listeners: ListenerConfig[];
+  clusters: ClusterConfig[];
+  /** Present but not acted on yet (dynamic_resources comes with the xDS issue). */
+  raw: Canon;
+  /** Where it came from, for messages and /server_info. */
+  source: string;
+}

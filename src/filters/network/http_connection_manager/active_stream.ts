@@ -1,0 +1,447 @@
+// One request through the connection manager and the router: header sanitising, route
+// selection, local replies, and the upstream exchange. A single object per request
+// implements every callback interface involved (body sink, upstream sink, pool client),
+// so the request path allocates one stream object rather than a closure per event.
+import { randomUUID } from 'node:crypto';
+import type { HeaderMap } from '../../../http/headers';
+import { HeaderMap as Headers } from '../../../http/headers';
+import { localReplySpec, type LocalReplyCode } from '../../../http/local_reply';
+import { normalizePath } from '../../../http/path';
+import type { DownstreamStream, RequestBodySink, RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../../../http/stream';
+import type { FormatContext } from '../../../routing/header_format';
+import { applyRequestHeaderMutations as applyRequestMutations, applyResponseHeaderMutations as applyResponseMutations } from '../../../routing/header_mutation';
+import { matchRoute, selectVirtualHost } from '../../../routing/match';
+import { pickWeightedCluster, redirectLocation, rewritePath } from '../../../routing/rewrite';
+import type { HeaderMutations, Route, RouteAction } from '../../../routing/types';
+import type { Cluster } from '../../../upstream/cluster';
+import type { Host } from '../../../upstream/host';
+import type { PoolClient, PoolRequest } from '../../../upstream/pool';
+import type { HcmRuntime } from './runtime';
+
+const EMPTY = Buffer.alloc(0);
+/** Body bytes held while no upstream stream exists yet, before the downstream is paused. */
+const BUFFER_LIMIT = 1024 * 1024;
+
+export class ActiveStream implements RequestBodySink, UpstreamResponseSink, PoolClient, FormatContext {
+  readonly head: RequestHead;
+  readonly startTimeMs = Date.now();
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  upstreamAddress?: string;
+  responseHeaders?: HeaderMap;
+  /** Envoy response flags for the access log ('UF', 'NR', …). */
+  responseFlags = '';
+  responseCode = 0;
+
+  private route: Route | null = null;
+  private responseChain: HeaderMutations[] | null = null;
+  private cluster: Cluster | null = null;
+  private host: Host | null = null;
+  private upstream: UpstreamStream | null = null;
+  private poolReq: PoolRequest | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private buffered: Buffer[] | null = null;
+  private bufferedBytes = 0;
+  private bufferedEnd = false;
+  private bufferedTrailers: HeaderMap | null = null;
+  private requestDone: boolean;
+  /** The request had no body at all (ended with its headers). */
+  private readonly headersOnly: boolean;
+  private responseStarted = false;
+  private done = false;
+  private retriedReset = false;
+  private upstreamStart = 0;
+  private upgraded = false;
+
+  constructor(
+    private readonly hcm: HcmRuntime,
+    private readonly ds: DownstreamStream,
+  ) {
+    this.head = ds.head;
+    this.requestDone = ds.requestEnded;
+    this.headersOnly = ds.requestEnded;
+    this.remoteAddress = ds.remoteAddress;
+    this.remotePort = ds.remotePort;
+    this.localAddress = ds.localAddress;
+    this.localPort = ds.localPort;
+    ds.sink = this;
+  }
+
+  start(): void {
+    const hcm = this.hcm;
+    const cfg = hcm.config;
+    const st = hcm.stats;
+    st.downstream_rq_total.inc();
+    st.downstream_rq_active.inc();
+    if (this.head.protocol === 'HTTP/2') st.downstream_rq_http2_total.inc();
+    else st.downstream_rq_http1_total.inc();
+    const head = this.head;
+    if (cfg.normalizePath || cfg.mergeSlashes) {
+      const p = normalizePath(head.path, cfg.normalizePath, cfg.mergeSlashes);
+      if (p === null) return this.localReply('downstream_protocol_error');
+      head.path = p;
+    }
+    this.sanitize(head.headers);
+    const table = hcm.routeTable();
+    const vh = table === null ? undefined : selectVirtualHost(table, head.authority);
+    const route = vh === undefined ? undefined : matchRoute(vh, head);
+    if (route === undefined) {
+      st.no_route.inc();
+      return this.localReply('no_route');
+    }
+    this.route = route;
+    this.responseChain = route.responseChain;
+    const a = route.action;
+    if (a.t === 'direct_response') {
+      st.rq_direct_response.inc();
+      return this.sendLocal(a.status, '', a.body ?? EMPTY, null);
+    }
+    if (a.t === 'redirect') {
+      st.rq_redirect.inc();
+      return this.sendLocal(a.responseCode, '', EMPTY, redirectLocation(a, head));
+    }
+    this.routeTo(a, route);
+  }
+
+  /** x-forwarded-for / -proto and x-request-id, as Envoy's HCM sets them. */
+  private sanitize(h: HeaderMap): void {
+    const cfg = this.hcm.config;
+    if (cfg.useRemoteAddress) {
+      if (!cfg.skipXffAppend) {
+        const xff = h.get('x-forwarded-for');
+        const ip = stripV4Mapped(this.remoteAddress);
+        h.set('x-forwarded-for', xff === undefined ? ip : xff + ',' + ip);
+      }
+      h.set('x-forwarded-proto', this.head.scheme);
+    } else if (!h.has('x-forwarded-proto')) h.set('x-forwarded-proto', this.head.scheme);
+    if (cfg.generateRequestId) {
+      const rid = h.get('x-request-id');
+      // An edge proxy resets the id of requests from outside unless told to keep it.
+      if (rid === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !isInternal(this.remoteAddress))) {
+        h.set('x-request-id', randomUUID());
+      }
+    }
+  }
+
+  private routeTo(a: RouteAction, route: Route): void {
+    const head = this.head;
+    let clusterName: string;
+    let requestChain = route.requestChain;
+    const spec = a.clusterSpecifier;
+    if (spec.t === 'cluster') clusterName = spec.cluster;
+    else if (spec.t === 'weighted') {
+      const w = pickWeightedCluster(spec, Math.random());
+      clusterName = w.name;
+      requestChain = w.requestChain;
+      this.responseChain = w.responseChain;
+      if (w.hostRewriteLiteral !== undefined) head.authority = w.hostRewriteLiteral;
+    } else clusterName = head.headers.get(spec.clusterHeader) ?? '';
+    const cluster = this.hcm.clusters.get(clusterName);
+    if (cluster === undefined) {
+      this.hcm.stats.no_cluster.inc();
+      const spec2 = localReplySpec('no_cluster');
+      this.responseFlags = spec2.flag;
+      return this.sendLocal(a.clusterNotFoundStatus, spec2.flag, EMPTY, null);
+    }
+    this.cluster = cluster;
+    if (head.headers.has('upgrade') && !this.upgradeAllowed(a, head.headers.get('upgrade')!)) return this.localReply('upgrade_failed');
+    const newPath = rewritePath(a, head.path);
+    if (newPath !== undefined && newPath !== head.path) {
+      head.headers.set('x-envoy-original-path', head.path);
+      head.path = newPath;
+    }
+    if (a.hostRewriteLiteral !== undefined) head.authority = a.hostRewriteLiteral;
+    else if (a.hostRewriteHeader !== undefined) {
+      const v = head.headers.get(a.hostRewriteHeader);
+      if (v !== undefined) head.authority = v;
+    }
+    if (requestChain.length > 0) applyRequestMutations(head.headers, requestChain, this);
+    const timeout = a.timeoutMs;
+    if (timeout > 0) this.timer = setTimeout(onRouteTimeout, timeout, this);
+    this.pickAndConnect();
+  }
+
+  private upgradeAllowed(a: RouteAction, type: string): boolean {
+    const t = type.toLowerCase();
+    for (const u of a.upgradeConfigs) if (u.upgradeType.toLowerCase() === t) return u.enabled;
+    for (const u of this.hcm.config.upgradeConfigs) if (u.upgradeType.toLowerCase() === t) return u.enabled !== false;
+    return false;
+  }
+
+  private pickAndConnect(): void {
+    const cluster = this.cluster!;
+    const host = cluster.pick(null);
+    if (host === null) {
+      cluster.stats.upstream_cx_none_healthy.inc();
+      return this.localReply('no_healthy_upstream');
+    }
+    this.host = host;
+    this.upstreamAddress = host.key;
+    cluster.stats.upstream_rq_total.inc();
+    cluster.stats.upstream_rq_active.inc();
+    host.stats.rq_total++;
+    const proto = cluster.config.upstreamProtocol;
+    const p = proto === 'http2' || (proto === 'downstream' && this.head.protocol === 'HTTP/2') ? 'http2' : 'http1';
+    this.upstreamStart = Date.now();
+    this.poolReq = cluster.pool(host, p).newStream(this, this);
+  }
+
+  // ---- PoolClient
+  onPoolReady(stream: UpstreamStream): void {
+    this.poolReq = null;
+    if (this.done) {
+      stream.reset();
+      return;
+    }
+    this.upstream = stream;
+    const b = this.buffered;
+    const endNow = this.requestDone && (b === null || b.length === 0) && this.bufferedTrailers === null;
+    stream.sendHeaders(this.head, endNow);
+    if (b !== null) {
+      this.buffered = null;
+      const n = b.length;
+      for (let i = 0; i < n; i++) stream.sendData(b[i], i === n - 1 && this.bufferedEnd);
+      this.bufferedBytes = 0;
+    }
+    if (this.bufferedTrailers !== null) stream.sendTrailers(this.bufferedTrailers);
+    else if (this.requestDone && !endNow && (b === null || !this.bufferedEnd)) stream.sendData(EMPTY, true);
+    this.ds.resumeRequest();
+  }
+
+  onPoolFailure(reason: ResetReason, detail: string): void {
+    this.poolReq = null;
+    this.upstreamFailed(reason, detail);
+  }
+
+  // ---- RequestBodySink (downstream → upstream)
+  onRequestData(chunk: Buffer, endStream: boolean): void {
+    if (endStream) this.requestDone = true;
+    const up = this.upstream;
+    if (up !== null) {
+      if (!up.sendData(chunk, endStream)) this.ds.pauseRequest();
+      return;
+    }
+    if (this.done) return;
+    if (this.buffered === null) this.buffered = [];
+    this.buffered.push(chunk);
+    this.bufferedBytes += chunk.length;
+    if (endStream) this.bufferedEnd = true;
+    if (this.bufferedBytes > BUFFER_LIMIT) this.ds.pauseRequest();
+  }
+
+  onRequestTrailers(trailers: HeaderMap): void {
+    this.requestDone = true;
+    if (this.upstream !== null) this.upstream.sendTrailers(trailers);
+    else this.bufferedTrailers = trailers;
+  }
+
+  onDownstreamReset(_reason: ResetReason): void {
+    if (this.done) return;
+    this.hcm.stats.downstream_rq_rx_reset.inc();
+    this.responseFlags = 'DC';
+    if (this.upstream !== null) {
+      this.cluster?.stats.upstream_rq_tx_reset.inc();
+      this.upstream.reset();
+      this.upstream = null;
+    }
+    this.finish();
+  }
+
+  onDownstreamDrain(): void {
+    this.upstream?.resumeResponse();
+  }
+
+  // ---- UpstreamResponseSink (upstream → downstream)
+  onInformational(_head: ResponseHead): void {
+    // 100-continue was answered locally (proxy_100_continue: false); drop upstream 1xx.
+  }
+
+  onResponseHeaders(head: ResponseHead, endStream: boolean): void {
+    if (this.done) return;
+    const status = head.status;
+    if (status === 101) {
+      this.upgraded = true;
+      this.hcm.stats.downstream_cx_upgrades_total.inc();
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.cluster!.stats.status(status);
+    const h = head.headers;
+    this.responseHeaders = h;
+    const chain = this.responseChain;
+    if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
+    if (!this.hcm.suppressEnvoyHeaders) h.set('x-envoy-upstream-service-time', String(Date.now() - this.upstreamStart));
+    this.addServerHeader(h);
+    this.responseStarted = true;
+    this.responseCode = status;
+    if (this.hcm.draining) this.ds.closeAfterResponse();
+    this.ds.sendHeaders(head, endStream);
+    if (endStream) this.complete();
+  }
+
+  onResponseData(chunk: Buffer, endStream: boolean): void {
+    if (this.done) return;
+    if (!this.ds.sendData(chunk, endStream)) this.upstream?.pauseResponse();
+    if (endStream) this.complete();
+  }
+
+  onResponseTrailers(trailers: HeaderMap): void {
+    if (this.done) return;
+    this.ds.sendTrailers(trailers);
+    this.complete();
+  }
+
+  onUpstreamReset(reason: ResetReason, detail?: string): void {
+    this.upstream = null;
+    if (this.done) return;
+    this.cluster?.stats.upstream_rq_rx_reset.inc();
+    this.upstreamFailed(reason, detail ?? '');
+  }
+
+  onUpstreamDrain(): void {
+    this.ds.resumeRequest();
+  }
+
+  private upstreamFailed(reason: ResetReason, _detail: string): void {
+    if (this.done) return;
+    if (this.responseStarted) {
+      // Headers are out: all we can do is abort the downstream stream too.
+      this.responseFlags = 'UR';
+      this.hcm.stats.downstream_rq_tx_reset.inc();
+      this.ds.reset();
+      this.finish();
+      return;
+    }
+    // A keep-alive connection the upstream closed just as we reused it: try once more on a
+    // fresh one when nothing of the request body has been committed yet.
+    if (reason === 'connection_termination' && !this.retriedReset && this.headersOnly) {
+      this.retriedReset = true;
+      this.host!.stats.rq_error++;
+      this.cluster!.stats.upstream_rq_active.dec();
+      this.host = null;
+      this.pickAndConnect();
+      return;
+    }
+    switch (reason) {
+      case 'connect_failure':
+        return this.localReply('connect_failure');
+      case 'overflow':
+        return this.localReply('overflow');
+      case 'connection_termination':
+        return this.localReply('upstream_terminated');
+      default:
+        return this.localReply('upstream_reset');
+    }
+  }
+
+  onTimeout(): void {
+    this.timer = null;
+    if (this.done) return;
+    this.cluster?.stats.upstream_rq_timeout.inc();
+    if (this.host !== null) this.host.stats.rq_timeout++;
+    if (this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
+    if (this.poolReq !== null) {
+      this.poolReq.cancel();
+      this.poolReq = null;
+    }
+    if (this.responseStarted) {
+      this.responseFlags = 'UT';
+      this.ds.reset();
+      this.finish();
+      return;
+    }
+    this.localReply('upstream_timeout');
+  }
+
+  // ---- responses
+  private addServerHeader(h: HeaderMap): void {
+    const cfg = this.hcm.config;
+    const mode = cfg.serverHeaderTransformation;
+    if (mode === 'PASS_THROUGH') return;
+    if (mode === 'APPEND_IF_ABSENT' && h.has('server')) return;
+    h.set('server', cfg.serverName);
+  }
+
+  localReply(code: LocalReplyCode): void {
+    const spec = localReplySpec(code);
+    this.responseFlags = spec.flag;
+    this.sendLocal(spec.status, spec.flag, spec.body.length > 0 ? Buffer.from(spec.body) : EMPTY, null);
+  }
+
+  /** Sends a response generated here (direct response, redirect, error). */
+  private sendLocal(status: number, flag: string, body: Buffer, location: string | null): void {
+    if (this.done) return;
+    if (this.poolReq !== null) {
+      this.poolReq.cancel();
+      this.poolReq = null;
+    }
+    if (this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
+    if (flag) this.responseFlags = flag;
+    const h = new Headers();
+    if (location !== null) h.add('location', location);
+    if (body.length > 0) {
+      h.add('content-length', String(body.length));
+      h.add('content-type', 'text/plain');
+    }
+    const chain = this.responseChain;
+    this.responseHeaders = h;
+    if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
+    this.addServerHeader(h);
+    this.responseStarted = true;
+    this.responseCode = status;
+    // A request body we will not read any more: close the connection after this reply.
+    if (!this.requestDone || this.hcm.draining) this.ds.closeAfterResponse();
+    const noBody = body.length === 0;
+    this.ds.sendHeaders({ status, headers: h }, noBody);
+    if (!noBody) this.ds.sendData(body, true);
+    this.complete();
+  }
+
+  private complete(): void {
+    if (this.done) return;
+    const code = this.responseCode;
+    this.hcm.stats.status(code);
+    this.hcm.stats.downstream_rq_completed.inc();
+    if (this.host !== null) {
+      if (code >= 500) this.host.stats.rq_error++;
+      else this.host.stats.rq_success++;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.poolReq !== null) {
+      this.poolReq.cancel();
+      this.poolReq = null;
+    }
+    this.hcm.stats.downstream_rq_active.dec();
+    if (this.cluster !== null && this.host !== null) this.cluster.stats.upstream_rq_active.dec();
+    this.hcm.streamDone(this);
+  }
+}
+
+function onRouteTimeout(s: ActiveStream): void {
+  s.onTimeout();
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+/** Envoy treats RFC 1918, loopback and unique-local addresses as internal. */
+function isInternal(addr: string): boolean {
+  const a = stripV4Mapped(addr);
+  return /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(a) || a === '::1' || /^f[cd]/i.test(a);
+}

@@ -1,0 +1,140 @@
+// The http_connection_manager network filter at run time: one HcmRuntime per filter
+// chain config (built once, design convention 4); per accepted connection it picks the
+// codec (HTTP/1.1 or HTTP/2, by codec_type or by sniffing the h2c preface) and per
+// request it creates an ActiveStream.
+import type { Socket } from 'node:net';
+import { H1ServerConnection, type H1ServerStream } from '../../../http/h1/server';
+import { startH2ServerConnection, type H2ServerConnection } from '../../../http/h2/server';
+import type { DownstreamStream } from '../../../http/stream';
+import { log } from '../../../log';
+import type { RouteTable } from '../../../routing/types';
+import type { StatsStore } from '../../../telemetry/stats';
+import type { ClusterManager } from '../../../upstream/cluster_manager';
+import { ActiveStream } from './active_stream';
+import type { RouterConfig } from '../../http/router/config';
+import type { HcmConfig } from './config';
+import { HcmStats } from './stats';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+export interface HcmConnection {
+  drain(): void;
+  close(): void;
+}
+
+export class HcmRuntime {
+  readonly stats: HcmStats;
+  draining = false;
+  /** From the router filter's suppress_envoy_headers. */
+  readonly suppressEnvoyHeaders: boolean;
+  private readonly conns = new Set<HcmConnection>();
+  private table: RouteTable | null;
+
+  constructor(
+    readonly config: HcmConfig,
+    readonly clusters: ClusterManager,
+    store: StatsStore,
+  ) {
+    this.stats = new HcmStats(store, config.statPrefix);
+    this.table = config.routeTable ?? null;
+    const router = config.httpFilters[config.httpFilters.length - 1]?.config as RouterConfig | undefined;
+    this.suppressEnvoyHeaders = router?.suppressEnvoyHeaders ?? false;
+  }
+
+  /** The route table in force; RDS swaps it whole (no drain needed). */
+  routeTable(): RouteTable | null {
+    return this.table;
+  }
+
+  setRouteTable(t: RouteTable | null): void {
+    this.table = t;
+  }
+
+  get activeConnections(): number {
+    return this.conns.size;
+  }
+
+  /** Takes over an accepted socket; `initial` holds bytes a listener filter already read. */
+  onConnection(socket: Socket, initial: Buffer | null, scheme: 'http' | 'https' = 'http'): void {
+    this.stats.downstream_cx_total.inc();
+    this.stats.downstream_cx_active.inc();
+    const codec = this.config.codecType;
+    if (codec === 'HTTP2') return this.startH2(socket, initial);
+    if (codec === 'HTTP1') return this.startH1(socket, initial, scheme);
+    // AUTO: HTTP/2 with prior knowledge starts with the connection preface (RFC 9113 §3.4).
+    if (initial !== null && initial.length > 0) return this.sniff(socket, initial, scheme);
+    socket.once('data', (d: Buffer) => {
+      socket.pause();
+      this.sniff(socket, d, scheme);
+    });
+  }
+
+  private sniff(socket: Socket, data: Buffer, scheme: 'http' | 'https'): void {
+    const n = Math.min(data.length, H2_PREFACE.length);
+    if (data.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+      if (n < H2_PREFACE.length) {
+        // Too few bytes to decide yet.
+        socket.once('data', (more: Buffer) => this.sniff(socket, Buffer.concat([data, more]), scheme));
+        socket.resume();
+        return;
+      }
+      return this.startH2(socket, data);
+    }
+    this.startH1(socket, data, scheme);
+  }
+
+  private startH1(socket: Socket, initial: Buffer | null, scheme: 'http' | 'https'): void {
+    this.stats.downstream_cx_http1_total.inc();
+    const cfg = this.config;
+    const conn = new H1ServerConnection(socket, {
+      maxHeaderBytes: cfg.maxRequestHeadersKb * 1024,
+      scheme,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      onRequest: (s: H1ServerStream) => this.onStream(s),
+      onProtocolError: (status: number, reason: string) => {
+        this.stats.downstream_cx_protocol_error.inc();
+        if (log.enabled('debug')) log.debug('downstream protocol error', { status, reason });
+      },
+      onClose: () => this.connClosed(conn),
+    });
+    this.conns.add(conn);
+    if (this.draining) conn.drain();
+    if (initial !== null && initial.length > 0) conn.feed(initial);
+    socket.resume();
+  }
+
+  private startH2(socket: Socket, initial: Buffer | null): void {
+    this.stats.downstream_cx_http2_total.inc();
+    const conn: H2ServerConnection = startH2ServerConnection(socket, initial, {
+      config: this.config,
+      onStream: (s: DownstreamStream) => this.onStream(s),
+      onClose: () => this.connClosed(conn),
+    });
+    this.conns.add(conn);
+    if (this.draining) conn.drain();
+  }
+
+  private onStream(s: DownstreamStream): void {
+    new ActiveStream(this, s).start();
+  }
+
+  private connClosed(c: HcmConnection): void {
+    if (!this.conns.delete(c)) return;
+    this.stats.downstream_cx_active.dec();
+    this.stats.downstream_cx_destroy.inc();
+  }
+
+  streamDone(_s: ActiveStream): void {
+    // Hook for access logging (telemetry issue).
+  }
+
+  /** Listener drain: HTTP/1.1 closes after the current response, HTTP/2 sends GOAWAY. */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.conns) c.drain();
+  }
+
+  closeAll(): void {
+    for (const c of this.conns) c.close();
+  }
+}

@@ -1,0 +1,196 @@
+// envoy.filters.network.tcp_proxy at run time: connect the downstream socket to a host of
+// the cluster and pipe bytes both ways. Half-close passes through each way (both sockets
+// allowHalfOpen, design convention 11) and `pipe` gives backpressure both ways: a slow
+// reader on one side pauses the other side's socket instead of buffering without bound.
+// https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/network_filters/tcp_proxy_filter
+import { connect, type Socket } from 'node:net';
+import { log } from '../../../log';
+import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
+import type { Cluster } from '../../../upstream/cluster';
+import type { ClusterManager } from '../../../upstream/cluster_manager';
+import type { Host } from '../../../upstream/host';
+import type { TcpProxyConfig } from './config';
+
+class TcpProxyStats {
+  readonly downstream_cx_total: Counter;
+  readonly downstream_cx_no_route: Counter;
+  readonly downstream_cx_rx_bytes_total: Counter;
+  readonly downstream_cx_tx_bytes_total: Counter;
+  readonly idle_timeout: Counter;
+  readonly upstream_flush_active: Gauge;
+  constructor(store: StatsStore, prefix: string) {
+    const p = `tcp.${prefix}.`;
+    this.downstream_cx_total = store.counter(p + 'downstream_cx_total');
+    this.downstream_cx_no_route = store.counter(p + 'downstream_cx_no_route');
+    this.downstream_cx_rx_bytes_total = store.counter(p + 'downstream_cx_rx_bytes_total');
+    this.downstream_cx_tx_bytes_total = store.counter(p + 'downstream_cx_tx_bytes_total');
+    this.idle_timeout = store.counter(p + 'idle_timeout');
+    this.upstream_flush_active = store.gauge(p + 'upstream_flush_active');
+  }
+}
+
+export class TcpProxyRuntime {
+  private readonly stats: TcpProxyStats;
+  private readonly conns = new Set<Socket>();
+  private readonly totalWeight: number;
+
+  constructor(
+    readonly config: TcpProxyConfig,
+    private readonly clusters: ClusterManager,
+    store: StatsStore,
+  ) {
+    this.stats = new TcpProxyStats(store, config.statPrefix);
+    this.totalWeight = (config.weightedClusters ?? []).reduce((a, w) => a + w.weight, 0);
+  }
+
+  get activeConnections(): number {
+    return this.conns.size;
+  }
+
+  private clusterName(): string | undefined {
+    const ws = this.config.weightedClusters;
+    if (ws !== undefined && ws.length > 0) {
+      let r = Math.random() * this.totalWeight;
+      for (const w of ws) {
+        r -= w.weight;
+        if (r < 0) return w.name;
+      }
+      return ws[ws.length - 1].name;
+    }
+    return this.config.cluster;
+  }
+
+  onConnection(down: Socket, initial: Buffer | null): void {
+    this.stats.downstream_cx_total.inc();
+    const name = this.clusterName();
+    const cluster = name === undefined ? undefined : this.clusters.get(name);
+    if (cluster === undefined) {
+      this.stats.downstream_cx_no_route.inc();
+      down.destroy();
+      return;
+    }
+    // Hold client bytes until the upstream is connected.
+    down.pause();
+    this.conns.add(down);
+    down.once('close', () => this.conns.delete(down));
+    new TcpSession(this, cluster, down, initial, this.config.maxConnectAttempts).connect();
+  }
+
+  countBytes(rx: number, tx: number): void {
+    this.stats.downstream_cx_rx_bytes_total.inc(rx);
+    this.stats.downstream_cx_tx_bytes_total.inc(tx);
+  }
+
+  onIdleTimeout(): void {
+    this.stats.idle_timeout.inc();
+  }
+
+  /** Listener drain: TCP has no graceful signal; connections finish on their own until the drain deadline. */
+  closeAll(): void {
+    for (const s of this.conns) s.destroy();
+  }
+}
+
+class TcpSession {
+  private up: Socket | null = null;
+  private host: Host | null = null;
+  private attempts = 0;
+  private connected = false;
+  private closed = false;
+
+  constructor(
+    private readonly rt: TcpProxyRuntime,
+    private readonly cluster: Cluster,
+    private readonly down: Socket,
+    private initial: Buffer | null,
+    private readonly maxAttempts: number,
+  ) {
+    down.on('error', () => this.close());
+    down.on('close', () => this.close());
+  }
+
+  connect(): void {
+    if (this.closed) return;
+    this.attempts++;
+    const host = this.cluster.pick(null);
+    const cs = this.cluster.stats;
+    if (host === null) {
+      cs.upstream_cx_none_healthy.inc();
+      this.close();
+      return;
+    }
+    this.host = host;
+    cs.upstream_cx_total.inc();
+    cs.upstream_cx_active.inc();
+    host.stats.cx_total++;
+    host.stats.cx_active++;
+    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true });
+    this.up = up;
+    const timeout = this.cluster.config.connectTimeoutMs;
+    const timer = timeout > 0 ? setTimeout(() => up.destroy(new Error('connect timeout')), timeout) : null;
+    up.once('connect', () => {
+      if (timer) clearTimeout(timer);
+      this.onConnected(up);
+    });
+    up.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      if (!this.connected) this.connectFailed(up, host, e);
+      else this.close();
+    });
+    up.on('close', () => {
+      cs.upstream_cx_active.dec();
+      host.stats.cx_active--;
+      if (this.connected) {
+        cs.upstream_cx_destroy.inc();
+        this.close();
+      }
+    });
+  }
+
+  private connectFailed(up: Socket, host: Host, e: Error): void {
+    const cs = this.cluster.stats;
+    cs.upstream_cx_connect_fail.inc();
+    if (e.message === 'connect timeout') cs.upstream_cx_connect_timeout.inc();
+    host.stats.cx_connect_fail++;
+    up.destroy();
+    if (log.enabled('debug')) log.debug('tcp_proxy connect failed', { cluster: this.cluster.config.name, host: host.key, error: e.message });
+    if (this.attempts < this.maxAttempts && !this.closed) this.connect();
+    else this.close();
+  }
+
+  private onConnected(up: Socket): void {
+    if (this.closed) {
+      up.destroy();
+      return;
+    }
+    this.connected = true;
+    const down = this.down;
+    if (this.initial !== null && this.initial.length > 0) up.write(this.initial);
+    this.initial = null;
+    // pipe(): backpressure both ways; `end` passes a half-close (FIN) on to the other side.
+    down.pipe(up);
+    up.pipe(down);
+    const idle = this.rt.config.idleTimeoutMs;
+    if (idle > 0) {
+      // Reads and writes on the downstream socket both reset its timer, so one timer
+      // covers traffic in either direction (Envoy's idle_timeout).
+      down.setTimeout(idle);
+      down.on('timeout', () => {
+        this.rt.onIdleTimeout();
+        this.close();
+      });
+    }
+    down.resume();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const down = this.down;
+    const up = this.up;
+    if (up !== null) this.rt.countBytes(down.bytesRead, down.bytesWritten);
+    // Flush what is already queued for each side (Envoy's FlushWrite), then close it.
+    if (!down.destroyed) down.end(() => down.destroy());
+    if (up !== null && !up.destroyed) up.end(() => up.destroy());
+  }
+}

@@ -1,0 +1,368 @@
+// Upstream HTTP/1.1 codec: one connection, one request at a time (no upstream
+// pipelining, as Envoy). The connection object is itself the UpstreamStream while a
+// request is on it; the pool hands it back out once the response is complete.
+import { connect, type Socket } from 'node:net';
+import { HeaderMap } from '../headers';
+import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../stream';
+import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
+import { findHeadEnd, newFraming, ParseError, parseHeaderLines, serializeHeaders, statusHasNoBody } from './parse';
+
+export interface H1ClientOwner {
+  onConnected(c: H1ClientConnection): void;
+  onConnectFailed(c: H1ClientConnection, reason: string): void;
+  /** The response is complete and the connection may be reused (reusable) or is gone. */
+  onStreamDone(c: H1ClientConnection, reusable: boolean): void;
+  onClosed(c: H1ClientConnection): void;
+}
+
+const enum St {
+  Connecting,
+  Idle,
+  Busy,
+  Closed,
+}
+
+const enum Rx {
+  Head,
+  Body,
+  UntilClose,
+  Upgraded,
+  Done,
+}
+
+const MAX_RESPONSE_HEAD = 96 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+export class H1ClientConnection implements UpstreamStream, ChunkSink {
+  readonly socket: Socket;
+  private st = St.Connecting;
+  sink: UpstreamResponseSink | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  // request side
+  private reqChunked = false;
+  private reqHead = false;
+  private reqDone = false;
+  // response side
+  private rx = Rx.Head;
+  private pending: Buffer | null = null;
+  private bodyRemaining = 0;
+  private chunked: ChunkedDecoder | null = null;
+  private keepAlive = true;
+  requests = 0;
+  bytesReceived = 0;
+  /** A request is on this connection and the pool has not been told it ended. */
+  hasStream = false;
+
+  constructor(
+    readonly ip: string,
+    readonly port: number,
+    connectTimeoutMs: number,
+    private readonly owner: H1ClientOwner,
+    private readonly idleTimeoutMs: number,
+  ) {
+    const s = connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+    this.socket = s;
+    s.on('connect', () => this.onConnect());
+    s.on('data', (d: Buffer) => this.onData(d));
+    s.on('end', () => this.onEnd());
+    s.on('error', (e) => this.onError(e));
+    s.on('close', () => this.onClose());
+    s.on('drain', () => this.sink?.onUpstreamDrain());
+    s.on('timeout', () => {
+      if (this.st === St.Idle) this.destroy();
+    });
+    if (connectTimeoutMs > 0) this.connectTimer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
+  }
+
+
+  /** Claims the idle connection for one request. */
+  attach(sink: UpstreamResponseSink): void {
+    this.st = St.Busy;
+    this.hasStream = true;
+    this.sink = sink;
+    this.rx = Rx.Head;
+    this.reqDone = false;
+    this.requests++;
+    this.socket.setTimeout(0);
+  }
+
+  // ---- UpstreamStream (request side)
+  sendHeaders(head: RequestHead, endStream: boolean): void {
+    const h = head.headers;
+    this.reqHead = head.method === 'HEAD';
+    let extra = '';
+    if (h.has('upgrade')) {
+      extra = 'connection: upgrade\r\n';
+      this.reqChunked = false;
+    } else if (endStream) {
+      this.reqChunked = false;
+      if (!h.has('content-length') && (head.method === 'POST' || head.method === 'PUT' || head.method === 'PATCH')) extra = 'content-length: 0\r\n';
+    } else {
+      this.reqChunked = !h.has('content-length');
+      if (this.reqChunked) extra = 'transfer-encoding: chunked\r\n';
+    }
+    const s = this.socket;
+    s.cork();
+    s.write(`${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
+    process.nextTick(uncork, s);
+    if (endStream) this.reqDone = true;
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): boolean {
+    const s = this.socket;
+    let ok = true;
+    if (this.reqChunked) {
+      if (chunk.length > 0) {
+        s.write(chunkHeader(chunk.length), 'latin1');
+        s.write(chunk);
+        ok = s.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
+      } else if (endStream) ok = s.write(LAST_CHUNK, 'latin1');
+    } else if (chunk.length > 0) ok = s.write(chunk);
+    if (endStream) {
+      this.reqDone = true;
+      if (this.rx === Rx.Upgraded) s.end();
+      this.maybeDone();
+    }
+    return ok;
+  }
+
+  sendTrailers(trailers: HeaderMap): void {
+    if (this.reqChunked) this.socket.write('0\r\n' + serializeHeaders(trailers) + '\r\n', 'latin1');
+    this.reqDone = true;
+    this.maybeDone();
+  }
+
+  reset(): void {
+    this.sink = null;
+    this.destroy();
+  }
+
+  pauseResponse(): void {
+    this.socket.pause();
+  }
+  resumeResponse(): void {
+    this.socket.resume();
+  }
+
+  // ---- socket events
+  private onConnect(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.st = St.Idle;
+    this.owner.onConnected(this);
+  }
+
+  private onData(d: Buffer): void {
+    this.bytesReceived += d.length;
+    if (this.st !== St.Busy || this.sink === null) {
+      // Bytes with no request in flight: the server is confused; do not reuse it.
+      this.destroy();
+      return;
+    }
+    if (this.rx === Rx.Upgraded || this.rx === Rx.UntilClose) {
+      this.sink.onResponseData(d, false);
+      return;
+    }
+    this.pending = this.pending === null ? d : Buffer.concat([this.pending, d]);
+    try {
+      while (this.pending !== null && this.pending.length > 0 && this.st === St.Busy) {
+        const rx = this.rx as Rx;
+        if (rx === Rx.Head) {
+          if (!this.parseHead()) return;
+        } else if (rx === Rx.Body) this.feedBody();
+        else if (rx === Rx.Upgraded || rx === Rx.UntilClose) {
+          const rest = this.pending;
+          this.pending = null;
+          this.sink?.onResponseData(rest, false);
+        } else {
+          // Extra bytes after a complete response.
+          this.keepAlive = false;
+          this.pending = null;
+        }
+      }
+    } catch (e) {
+      this.failResponse('protocol_error', (e as Error).message);
+    }
+  }
+
+  private parseHead(): boolean {
+    const buf = this.pending!;
+    const end = findHeadEnd(buf, 0);
+    if (end === -1) {
+      if (buf.length > MAX_RESPONSE_HEAD) throw new ParseError('response headers too large');
+      return false;
+    }
+    const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
+    this.pending = end === buf.length ? null : buf.subarray(end);
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]);
+    if (m === null) throw new ParseError('malformed status line');
+    const status = Number(m[2]);
+    const fr = newFraming();
+    const headers = new HeaderMap();
+    parseHeaderLines(lines, 1, headers, fr);
+    this.keepAlive = m[1] === '1' ? !fr.close : fr.keepAlive && !fr.close;
+    const head: ResponseHead = { status, headers };
+    const sink = this.sink!;
+    if (status >= 100 && status < 200 && status !== 101) {
+      sink.onInformational?.(head);
+      return true; // the final response follows
+    }
+    if (status === 101) {
+      this.rx = Rx.Upgraded;
+      this.keepAlive = false;
+      sink.onResponseHeaders(head, false);
+      return true;
+    }
+    if (this.reqHead || statusHasNoBody(status)) {
+      this.rx = Rx.Done;
+      sink.onResponseHeaders(head, true);
+      this.maybeDone();
+      return true;
+    }
+    if (fr.chunked) {
+      this.rx = Rx.Body;
+      this.chunked = new ChunkedDecoder(this);
+      sink.onResponseHeaders(head, false);
+    } else if (fr.contentLength >= 0) {
+      if (fr.contentLength === 0) {
+        this.rx = Rx.Done;
+        sink.onResponseHeaders(head, true);
+        this.maybeDone();
+        return true;
+      }
+      this.rx = Rx.Body;
+      this.bodyRemaining = fr.contentLength;
+      sink.onResponseHeaders(head, false);
+    } else {
+      this.rx = Rx.UntilClose;
+      this.keepAlive = false;
+      sink.onResponseHeaders(head, false);
+    }
+    return true;
+  }
+
+  private feedBody(): void {
+    const buf = this.pending!;
+    if (this.chunked !== null) {
+      const used = this.chunked.feed(buf, 0);
+      this.pending = used === buf.length ? null : buf.subarray(used);
+      return;
+    }
+    const take = Math.min(this.bodyRemaining, buf.length);
+    const piece = take === buf.length ? buf : buf.subarray(0, take);
+    this.pending = take === buf.length ? null : buf.subarray(take);
+    this.bodyRemaining -= take;
+    if (this.bodyRemaining === 0) {
+      this.rx = Rx.Done;
+      this.sink!.onResponseData(piece, true);
+      this.maybeDone();
+    } else this.sink!.onResponseData(piece, false);
+  }
+
+  onChunkData(data: Buffer): void {
+    this.sink?.onResponseData(data, false);
+  }
+
+  onChunkedEnd(trailers: HeaderMap | null): void {
+    this.chunked = null;
+    this.rx = Rx.Done;
+    if (trailers !== null) this.sink?.onResponseTrailers(trailers);
+    else this.sink?.onResponseData(EMPTY, true);
+    this.maybeDone();
+  }
+
+  /** Both directions are done: give the connection back. */
+  private maybeDone(): void {
+    if (this.rx !== Rx.Done || this.st !== St.Busy) return;
+    if (!this.reqDone) {
+      // The server answered before the request body was sent (e.g. early 413): the rest of
+      // the body can't be sent on this connection any more.
+      this.keepAlive = false;
+    }
+    this.sink = null;
+    this.hasStream = false;
+    const reusable = this.keepAlive && this.pending === null;
+    if (reusable) {
+      this.st = St.Idle;
+      if (this.idleTimeoutMs > 0) this.socket.setTimeout(this.idleTimeoutMs);
+    }
+    this.owner.onStreamDone(this, reusable);
+    if (!reusable) this.destroy();
+  }
+
+  private onEnd(): void {
+    if (this.st === St.Busy && this.sink !== null) {
+      if (this.rx === Rx.UntilClose || this.rx === Rx.Upgraded) {
+        const sink = this.sink;
+        if (this.rx === Rx.UntilClose) {
+          this.rx = Rx.Done;
+          this.reqDone = true;
+          sink.onResponseData(EMPTY, true);
+          this.maybeDone();
+        } else {
+          // Upgraded tunnel: pass the half-close on; the downstream decides when to finish.
+          sink.onResponseData(EMPTY, true);
+          if (this.reqDone) this.destroy();
+        }
+        return;
+      }
+      this.failResponse('connection_termination', 'upstream closed the connection');
+      return;
+    }
+    this.destroy();
+  }
+
+  private onError(e: Error): void {
+    if (this.st === St.Connecting) {
+      this.st = St.Closed;
+      this.owner.onConnectFailed(this, (e as NodeJS.ErrnoException).code ?? e.message);
+      return;
+    }
+    this.failResponse('connection_termination', (e as NodeJS.ErrnoException).code ?? e.message);
+  }
+
+  private failResponse(reason: ResetReason, detail: string): void {
+    const sink = this.sink;
+    this.sink = null;
+    this.destroy();
+    sink?.onUpstreamReset(reason, detail);
+  }
+
+  private onClose(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    const wasConnecting = this.st === St.Connecting;
+    this.st = St.Closed;
+    if (wasConnecting) {
+      this.owner.onConnectFailed(this, 'connection closed');
+      return;
+    }
+    if (this.sink !== null) {
+      const sink = this.sink;
+      this.sink = null;
+      sink.onUpstreamReset('connection_termination', 'upstream connection closed');
+    }
+    this.owner.onClosed(this);
+  }
+
+  destroy(): void {
+    if (this.st === St.Closed && this.socket.destroyed) return;
+    if (this.st !== St.Connecting) this.st = St.Closed;
+    this.socket.destroy();
+  }
+
+  connectTimedOut(): void {
+    this.connectTimer = null;
+    if (this.st !== St.Connecting) return;
+    this.st = St.Closed;
+    this.socket.destroy();
+    this.owner.onConnectFailed(this, 'connect timeout');
+  }
+}
+
+function onConnectTimeout(c: H1ClientConnection): void {
+  c.connectTimedOut();
+}
+
+function uncork(s: Socket): void {
+  s.uncork();
+}

@@ -1,0 +1,171 @@
+// HTTP/1.1 message-head parsing (RFC 9112), shared by the downstream and upstream codecs.
+// Written for the proxy's hot path: one latin1 decode of the head, one pass over its
+// lines, header names lower-cased once, hop-by-hop headers dropped here so that nothing
+// downstream of the codec ever sees them (Envoy strips connection-specific headers too).
+import { HeaderMap } from '../headers';
+
+/** A token per RFC 9110 §5.6.2. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
+for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
+for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
+
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Header values may not hold CR, LF or NUL (RFC 9110 §5.5). */
+function isValidValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c === 10 || c === 13) return false;
+  }
+  return true;
+}
+
+/** Connection-specific headers that never cross a proxy (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
+
+export class ParseError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** What a head says about the connection and the body framing, gathered while parsing. */
+export interface Framing {
+  /** -1 when absent. */
+  contentLength: number;
+  chunked: boolean;
+  /** `Connection: close` was sent. */
+  close: boolean;
+  /** `Connection: keep-alive` was sent (matters for HTTP/1.0). */
+  keepAlive: boolean;
+  /** The Upgrade header's value when `Connection: upgrade` was sent, else ''. */
+  upgrade: string;
+  /** `TE: trailers` was sent (kept for gRPC over HTTP/1.1 is not a thing, but we keep the signal). */
+  teTrailers: boolean;
+}
+
+export function newFraming(): Framing {
+  return { contentLength: -1, chunked: false, close: false, keepAlive: false, upgrade: '', teTrailers: false };
+}
+
+/**
+ * Parses header lines `lines[from..]` into `headers`, filling `fr`. Throws ParseError.
+ * `connection` tokens naming other headers make those headers hop-by-hop as well.
+ */
+export function parseHeaderLines(lines: string[], from: number, headers: HeaderMap, fr: Framing): void {
+  let connectionTokens: string[] | null = null;
+  for (let i = from; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new ParseError('malformed header line');
+    const c0 = line.charCodeAt(0);
+    if (c0 === 32 || c0 === 9) throw new ParseError('obsolete line folding is not allowed');
+    const rawName = line.slice(0, colon);
+    if (!isToken(rawName)) throw new ParseError('invalid header name');
+    const name = rawName.toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (!isValidValue(value)) throw new ParseError('invalid header value');
+    switch (name) {
+      case 'content-length': {
+        if (!/^\d{1,15}$/.test(value)) throw new ParseError('invalid content-length');
+        const n = Number(value);
+        if (fr.contentLength !== -1 && fr.contentLength !== n) throw new ParseError('conflicting content-length');
+        if (fr.contentLength === -1) headers.add(name, value);
+        fr.contentLength = n;
+        continue;
+      }
+      case 'transfer-encoding': {
+        // Only a final `chunked` coding is understood; anything else cannot be framed safely.
+        const codings = value.toLowerCase().split(',');
+        const last = codings[codings.length - 1].trim();
+        if (last !== 'chunked' || codings.length > 1) throw new ParseError('unsupported transfer-encoding', 501);
+        fr.chunked = true;
+        continue;
+      }
+      case 'connection': {
+        for (const t of value.toLowerCase().split(',')) {
+          const tok = t.trim();
+          if (tok === 'close') fr.close = true;
+          else if (tok === 'keep-alive') fr.keepAlive = true;
+          else if (tok === 'upgrade') fr.upgrade = fr.upgrade || ' ';
+          else if (tok) (connectionTokens ??= []).push(tok);
+        }
+        continue;
+      }
+      case 'upgrade':
+        fr.upgrade = fr.upgrade === ' ' || fr.upgrade === '' ? value : fr.upgrade;
+        headers.add(name, value);
+        continue;
+      case 'te':
+        if (value.toLowerCase().includes('trailers')) fr.teTrailers = true;
+        continue;
+      default:
+        if (HOP_BY_HOP.has(name)) continue;
+        headers.add(name, value);
+    }
+  }
+  // `Upgrade` only counts together with `Connection: upgrade`.
+  if (fr.upgrade === ' ') fr.upgrade = '';
+  else if (fr.upgrade !== '' && !hasUpgradeToken(lines, from)) fr.upgrade = '';
+  if (fr.upgrade === '') headers.remove('upgrade');
+  if (connectionTokens) for (const t of connectionTokens) headers.remove(t);
+  // RFC 9112 §6.3: with both, Transfer-Encoding wins and Content-Length must go.
+  if (fr.chunked && fr.contentLength !== -1) {
+    fr.contentLength = -1;
+    headers.remove('content-length');
+  }
+}
+
+function hasUpgradeToken(lines: string[], from: number): boolean {
+  for (let i = from; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.length > 11 && l.slice(0, 11).toLowerCase() === 'connection:' && /(^|[\s,])upgrade($|[\s,])/i.test(l.slice(11))) return true;
+  }
+  return false;
+}
+
+/** Finds the end of a message head: index just past CRLFCRLF, or -1. */
+export function findHeadEnd(buf: Buffer, from: number): number {
+  const i = buf.indexOf('\r\n\r\n', from > 3 ? from - 3 : 0, 'latin1');
+  return i === -1 ? -1 : i + 4;
+}
+
+const REASONS: Record<number, string> = {
+  100: 'Continue', 101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content',
+  206: 'Partial Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified',
+  307: 'Temporary Redirect', 308: 'Permanent Redirect', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Payload Too Large',
+  414: 'URI Too Long', 417: 'Expectation Failed', 426: 'Upgrade Required', 429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+};
+
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? 'Unknown';
+}
+
+/** Statuses whose responses never carry a body (RFC 9110 §6.4.1). */
+export function statusHasNoBody(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+/** Serialises headers as `name: value\r\n` lines. */
+export function serializeHeaders(h: HeaderMap): string {
+  let s = '';
+  const n = h.names;
+  const v = h.values;
+  for (let i = 0; i < n.length; i++) s += n[i] + ': ' + v[i] + '\r\n';
+  return s;
+}

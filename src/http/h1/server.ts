@@ -1,0 +1,436 @@
+// Downstream HTTP/1.1 codec: bytes from a client socket → DownstreamStream calls, and
+// responses back into bytes. One request at a time; pipelined requests wait in the
+// buffer (the socket is paused) until the response before them is done, so responses
+// go out in order (RFC 9112 §9.3.2).
+import type { Socket } from 'node:net';
+import { HeaderMap } from '../headers';
+import type { DownstreamStream, HttpProtocol, RequestBodySink, RequestHead, ResponseHead } from '../stream';
+import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
+import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderLines, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
+
+export interface H1ServerOptions {
+  /** max_request_headers_kb × 1024: a larger head gets 431. */
+  maxHeaderBytes: number;
+  scheme: 'http' | 'https';
+  /** Called for each parsed request head; must set `stream.sink` synchronously. */
+  onRequest(stream: H1ServerStream): void;
+  /** A request that could not be parsed: the codec answers it and closes. */
+  onProtocolError(status: number, reason: string): void;
+  /** common_http_protocol_options.idle_timeout: close a connection with no request for this long (0 = never). */
+  idleTimeoutMs: number;
+  /** Server-side close after the connection drains (listener drain, max_connection_duration). */
+  onClose(conn: H1ServerConnection): void;
+}
+
+const enum St {
+  Head,
+  Body,
+  Waiting, // request complete, response in progress
+  Upgraded,
+  Closed,
+}
+
+const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+export class H1ServerConnection {
+  private st = St.Head;
+  private pending: Buffer | null = null;
+  private stream: H1ServerStream | null = null;
+  private bodyRemaining = 0;
+  private chunked: ChunkedDecoder | null = null;
+  draining = false;
+  requestCount = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly opts: H1ServerOptions,
+  ) {
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.onSocketClose());
+    socket.on('error', () => {});
+    socket.on('drain', () => this.stream?.sink?.onDownstreamDrain());
+    socket.on('timeout', () => {
+      if (this.st === St.Head && this.stream === null) this.close();
+    });
+    if (opts.idleTimeoutMs > 0) socket.setTimeout(opts.idleTimeoutMs);
+  }
+
+  /** Bytes already read from the socket (by protocol detection) before the codec took over. */
+  feed(initial: Buffer): void {
+    this.onData(initial);
+  }
+
+  /** Listener drain: close now when idle, else after the response in progress. */
+  drain(): void {
+    this.draining = true;
+    if (this.stream === null && (this.pending === null || this.pending.length === 0)) this.close();
+  }
+
+  close(): void {
+    if (this.st === St.Closed) return;
+    this.st = St.Closed;
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+
+  get active(): boolean {
+    return this.stream !== null;
+  }
+
+  private onData(d: Buffer): void {
+    if (this.st === St.Upgraded) {
+      this.stream?.sink?.onRequestData(d, false);
+      return;
+    }
+    this.pending = this.pending === null || this.pending.length === 0 ? d : Buffer.concat([this.pending, d]);
+    this.process();
+  }
+
+  private process(): void {
+    while (this.pending !== null && this.pending.length > 0) {
+      if (this.st === St.Head) {
+        if (!this.parseHead()) return;
+      } else if (this.st === St.Body) {
+        this.feedBody();
+      } else if (this.st === St.Waiting) {
+        // A pipelined request: keep it until the response before it is done.
+        this.socket.pause();
+        return;
+      } else if (this.st === St.Upgraded) {
+        const rest = this.pending;
+        this.pending = null;
+        this.stream?.sink?.onRequestData(rest, false);
+        return;
+      } else return;
+    }
+  }
+
+  /** Returns false when more bytes are needed (or the connection failed). */
+  private parseHead(): boolean {
+    const buf = this.pending!;
+    // Tolerate empty lines before a request line (RFC 9112 §2.2).
+    let start = 0;
+    while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
+    const end = findHeadEnd(buf, start);
+    if (end === -1) {
+      if (buf.length - start > this.opts.maxHeaderBytes) this.protocolError(431, 'request headers too large');
+      return false;
+    }
+    if (end - start > this.opts.maxHeaderBytes) {
+      this.protocolError(431, 'request headers too large');
+      return false;
+    }
+    let stream: H1ServerStream;
+    const fr = newFraming();
+    try {
+      stream = this.parseRequest(buf.toString('latin1', start, end - 4), fr);
+    } catch (e) {
+      const pe = e instanceof ParseError ? e : new ParseError(String(e));
+      this.protocolError(pe.status, pe.message);
+      return false;
+    }
+    this.pending = end === buf.length ? null : buf.subarray(end);
+    this.socket.setTimeout(0);
+    this.stream = stream;
+    this.requestCount++;
+    if (fr.upgrade !== '') {
+      this.st = St.Upgraded;
+      stream.upgrade = fr.upgrade;
+    } else if (fr.chunked) {
+      this.st = St.Body;
+      this.chunked = new ChunkedDecoder(stream);
+    } else if (fr.contentLength > 0) {
+      this.st = St.Body;
+      this.bodyRemaining = fr.contentLength;
+    } else {
+      this.st = St.Waiting;
+      stream.requestEnded = true;
+    }
+    if (stream.expectContinue && this.st === St.Body) this.socket.write(CONTINUE_100, 'latin1');
+    this.opts.onRequest(stream);
+    if (this.st === St.Upgraded && this.pending !== null) {
+      const rest = this.pending;
+      this.pending = null;
+      stream.sink?.onRequestData(rest, false);
+    }
+    return true;
+  }
+
+  private parseRequest(head: string, fr: Framing): H1ServerStream {
+    const lines = head.split('\r\n');
+    const rl = lines[0];
+    const sp1 = rl.indexOf(' ');
+    const sp2 = rl.lastIndexOf(' ');
+    if (sp1 <= 0 || sp2 === sp1) throw new ParseError('malformed request line');
+    const method = rl.slice(0, sp1);
+    const target = rl.slice(sp1 + 1, sp2);
+    const version = rl.slice(sp2 + 1);
+    if (!isToken(method)) throw new ParseError('invalid method');
+    let protocol: HttpProtocol;
+    if (version === 'HTTP/1.1') protocol = 'HTTP/1.1';
+    else if (version === 'HTTP/1.0') protocol = 'HTTP/1.0';
+    else if (/^HTTP\/\d\.\d$/.test(version)) throw new ParseError('unsupported HTTP version', 505);
+    else throw new ParseError('malformed request line');
+    if (target.length === 0 || target.includes(' ')) throw new ParseError('malformed request target');
+    const headers = new HeaderMap();
+    parseHeaderLines(lines, 1, headers, fr);
+    let authority = headers.get('host');
+    let path = target;
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      // absolute-form (RFC 9112 §3.2.2): the target's authority wins over Host.
+      const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
+      if (m) {
+        authority = m[1];
+        path = m[2] || '/';
+      } else if (target !== '*' || method !== 'OPTIONS') {
+        if (method === 'CONNECT') throw new ParseError('CONNECT is not supported', 405);
+        throw new ParseError('malformed request target');
+      }
+    }
+    if (authority === undefined) {
+      if (protocol === 'HTTP/1.1') throw new ParseError('missing host header');
+      authority = '';
+    }
+    headers.remove('host');
+    const s = new H1ServerStream(this, {
+      method,
+      path,
+      authority,
+      scheme: this.opts.scheme,
+      protocol,
+      headers,
+    });
+    s.keepAlive = protocol === 'HTTP/1.1' ? !fr.close : fr.keepAlive && !fr.close;
+    const expect = headers.get('expect');
+    if (expect !== undefined && expect.toLowerCase() === '100-continue' && protocol === 'HTTP/1.1') {
+      // Envoy answers 100-continue itself by default (proxy_100_continue: false) and strips Expect.
+      s.expectContinue = true;
+      headers.remove('expect');
+    }
+    return s;
+  }
+
+  private feedBody(): void {
+    const buf = this.pending!;
+    const s = this.stream!;
+    if (this.chunked !== null) {
+      let used: number;
+      try {
+        used = this.chunked.feed(buf, 0);
+      } catch (e) {
+        this.protocolError(400, (e as Error).message);
+        return;
+      }
+      this.pending = used === buf.length ? null : buf.subarray(used);
+      if (this.chunked.done) {
+        this.chunked = null;
+        this.st = St.Waiting;
+      }
+      return;
+    }
+    const take = Math.min(this.bodyRemaining, buf.length);
+    const piece = take === buf.length ? buf : buf.subarray(0, take);
+    this.pending = take === buf.length ? null : buf.subarray(take);
+    this.bodyRemaining -= take;
+    const end = this.bodyRemaining === 0;
+    if (end) {
+      this.st = St.Waiting;
+      s.requestEnded = true;
+    }
+    s.sink?.onRequestData(piece, end);
+  }
+
+  private protocolError(status: number, reason: string): void {
+    this.opts.onProtocolError(status, reason);
+    if (this.stream !== null && this.stream.responseStarted) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.stream !== null) this.stream.sink?.onDownstreamReset('protocol_error');
+    this.stream = null;
+    this.pending = null;
+    const body = reason + '\n';
+    this.socket.write(
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+      'latin1',
+    );
+    this.close();
+  }
+
+  private onEnd(): void {
+    // Client half-closed. A request still being read is incomplete: reset it. Otherwise
+    // finish the response in progress (allowHalfOpen) and close after it.
+    const s = this.stream;
+    if (this.st === St.Upgraded) {
+      s?.sink?.onRequestData(Buffer.alloc(0), true);
+      return;
+    }
+    if (s === null) {
+      this.close();
+      return;
+    }
+    if (this.st === St.Body || this.st === St.Head) {
+      this.stream = null;
+      s.sink?.onDownstreamReset('connection_termination');
+      this.socket.destroy();
+      return;
+    }
+    s.keepAlive = false;
+  }
+
+  private onSocketClose(): void {
+    this.st = St.Closed;
+    const s = this.stream;
+    this.stream = null;
+    if (s !== null && !s.responseDone) s.sink?.onDownstreamReset('connection_termination');
+    this.opts.onClose(this);
+  }
+
+  /** Called by the stream when its response is fully written. */
+  responseComplete(s: H1ServerStream): void {
+    if (this.stream !== s) return;
+    if (this.st === St.Upgraded) {
+      this.stream = null;
+      this.close();
+      return;
+    }
+    if (this.st !== St.Waiting || !s.keepAlive || this.draining) {
+      // Response before the request finished (early reply), or the connection must close.
+      this.stream = null;
+      this.close();
+      return;
+    }
+    this.stream = null;
+    this.st = St.Head;
+    if (this.opts.idleTimeoutMs > 0) this.socket.setTimeout(this.opts.idleTimeoutMs);
+    this.socket.resume();
+    if (this.pending !== null) this.process();
+  }
+
+  enterUpgraded(): void {
+    this.st = St.Upgraded;
+  }
+}
+
+export class H1ServerStream implements DownstreamStream, ChunkSink {
+  sink: RequestBodySink | null = null;
+  requestEnded = false;
+  keepAlive = true;
+  expectContinue = false;
+  /** Upgrade token requested by the client ('websocket'), '' when none. */
+  upgrade = '';
+  responseStarted = false;
+  responseDone = false;
+  private chunkedResponse = false;
+  private noBody = false;
+  readonly startTime = Date.now();
+
+  constructor(
+    private readonly conn: H1ServerConnection,
+    readonly head: RequestHead,
+  ) {}
+
+  get remoteAddress(): string {
+    return this.conn.socket.remoteAddress ?? '';
+  }
+  get remotePort(): number {
+    return this.conn.socket.remotePort ?? 0;
+  }
+  get localAddress(): string {
+    return this.conn.socket.localAddress ?? '';
+  }
+  get localPort(): number {
+    return this.conn.socket.localPort ?? 0;
+  }
+
+  // ChunkSink (request body)
+  onChunkData(data: Buffer): void {
+    this.sink?.onRequestData(data, false);
+  }
+  onChunkedEnd(trailers: HeaderMap | null): void {
+    this.requestEnded = true;
+    if (trailers !== null) this.sink?.onRequestTrailers(trailers);
+    else this.sink?.onRequestData(EMPTY, true);
+  }
+
+  sendHeaders(head: ResponseHead, endStream: boolean): void {
+    if (this.responseStarted) return;
+    this.responseStarted = true;
+    const sock = this.conn.socket;
+    const status = head.status;
+    const h = head.headers;
+    let extra = '';
+    if (status === 101) {
+      extra = 'connection: upgrade\r\n';
+      this.conn.enterUpgraded();
+    } else {
+      this.noBody = this.head.method === 'HEAD' || statusHasNoBody(status);
+      if (!this.noBody && !h.has('content-length')) {
+        if (endStream) extra = 'content-length: 0\r\n';
+        else if (this.head.protocol === 'HTTP/1.1') {
+          extra = 'transfer-encoding: chunked\r\n';
+          this.chunkedResponse = true;
+        } else this.keepAlive = false; // HTTP/1.0 without a length: the close delimits the body
+      }
+      if (!this.keepAlive || this.conn.draining) extra += 'connection: close\r\n';
+      else if (this.head.protocol === 'HTTP/1.0') extra += 'connection: keep-alive\r\n';
+    }
+    sock.cork();
+    sock.write(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
+    process.nextTick(uncork, sock);
+    if (endStream) this.finish();
+  }
+
+  sendData(chunk: Buffer, endStream: boolean): boolean {
+    const sock = this.conn.socket;
+    let ok = true;
+    if (chunk.length > 0 && !this.noBody) {
+      if (this.chunkedResponse) {
+        sock.write(chunkHeader(chunk.length), 'latin1');
+        sock.write(chunk);
+        ok = sock.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
+        endStream && this.finish();
+        return ok;
+      }
+      ok = sock.write(chunk);
+    }
+    if (endStream) {
+      if (this.chunkedResponse && !this.noBody) sock.write(LAST_CHUNK, 'latin1');
+      this.finish();
+    }
+    return ok;
+  }
+
+  sendTrailers(trailers: HeaderMap): void {
+    if (this.chunkedResponse && !this.noBody) this.conn.socket.write('0\r\n' + serializeHeaders(trailers) + '\r\n', 'latin1');
+    this.finish();
+  }
+
+  reset(): void {
+    this.responseDone = true;
+    this.conn.socket.destroy();
+  }
+
+  pauseRequest(): void {
+    this.conn.socket.pause();
+  }
+  resumeRequest(): void {
+    this.conn.socket.resume();
+  }
+  closeAfterResponse(): void {
+    this.keepAlive = false;
+  }
+
+  private finish(): void {
+    if (this.responseDone) return;
+    this.responseDone = true;
+    this.conn.responseComplete(this);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function uncork(sock: Socket): void {
+  sock.uncork();
+}

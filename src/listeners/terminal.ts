@@ -1,0 +1,60 @@
+// The terminal network filter of a filter chain at run time, built once per chain config
+// (design convention 4): the connection manager for L7, tcp_proxy for L4.
+import type { Socket } from 'node:net';
+import type { NetworkFilterConfig } from '../config/types';
+import { HcmRuntime } from '../filters/network/http_connection_manager/runtime';
+import type { HcmConfig } from '../filters/network/http_connection_manager/config';
+import { TcpProxyRuntime } from '../filters/network/tcp_proxy/proxy';
+import type { TcpProxyConfig } from '../filters/network/tcp_proxy/config';
+import type { StatsStore } from '../telemetry/stats';
+import type { ClusterManager } from '../upstream/cluster_manager';
+
+export interface TerminalFilter {
+  onConnection(socket: Socket, initial: Buffer | null): void;
+  /** Graceful drain: HTTP asks clients to go away; TCP lets connections run to the deadline. */
+  drain(): void;
+  closeAll(): void;
+  readonly activeConnections: number;
+}
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const TCP = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+
+class TcpTerminal implements TerminalFilter {
+  constructor(private readonly rt: TcpProxyRuntime) {}
+  onConnection(s: Socket, initial: Buffer | null): void {
+    this.rt.onConnection(s, initial);
+  }
+  drain(): void {}
+  closeAll(): void {
+    this.rt.closeAll();
+  }
+  get activeConnections(): number {
+    return this.rt.activeConnections;
+  }
+}
+
+class HttpTerminal implements TerminalFilter {
+  constructor(private readonly rt: HcmRuntime) {}
+  onConnection(s: Socket, initial: Buffer | null): void {
+    this.rt.onConnection(s, initial);
+  }
+  drain(): void {
+    this.rt.drain();
+  }
+  closeAll(): void {
+    this.rt.closeAll();
+  }
+  get activeConnections(): number {
+    return this.rt.activeConnections;
+  }
+}
+
+/** Builds the runtime for a chain's filters. Only a single terminal filter is supported so far. */
+export function buildTerminal(filters: NetworkFilterConfig[], clusters: ClusterManager, store: StatsStore): TerminalFilter {
+  if (filters.length !== 1) throw new Error(`a filter chain must hold exactly one terminal network filter (got ${filters.length})`);
+  const f = filters[0];
+  if (f.typeUrl === HCM) return new HttpTerminal(new HcmRuntime(f.config as HcmConfig, clusters, store));
+  if (f.typeUrl === TCP) return new TcpTerminal(new TcpProxyRuntime(f.config as TcpProxyConfig, clusters, store));
+  throw new Error(`network filter ${f.name} (${f.typeUrl}) has no runtime`);
+}

@@ -1,0 +1,111 @@
+// The running sidecar: clusters, listeners and the admin API built from a bootstrap, and
+// the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
+import type { AdminHost, ClusterView, ListenerView, ServerState } from './admin/host';
+import { startAdmin, type AdminServer } from './admin/server';
+import type { BootstrapConfig } from './config/types';
+import { ActiveListener } from './listeners/listener';
+import { log, type Level } from './log';
+import { StatsStore } from './telemetry/stats';
+import { ClusterManager } from './upstream/cluster_manager';
+// TEMP import './upstream/h2_pool';
+
+export interface ServerOptions {
+  drainTimeS: number;
+  commandLine: Record<string, unknown>;
+}
+
+export class SwitchyardServer implements AdminHost {
+  readonly stats = new StatsStore();
+  readonly startTime = new Date();
+  readonly clusterManager = new ClusterManager(this.stats);
+  private readonly listenerList: ActiveListener[] = [];
+  private st: ServerState = 'PRE_INITIALIZING';
+  healthCheckFailed = false;
+  private admin: AdminServer | null = null;
+  private exiting = false;
+
+  constructor(
+    readonly bootstrap: BootstrapConfig,
+    private readonly opts: ServerOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    this.st = 'INITIALIZING';
+    for (const c of this.bootstrap.clusters) this.clusterManager.addOrUpdate(c);
+    if (this.bootstrap.admin) {
+      this.admin = await startAdmin(this, { address: this.bootstrap.admin.address.address, port: this.bootstrap.admin.address.port });
+      log.info('admin up', { address: `${this.bootstrap.admin.address.address}:${this.admin.port}` });
+    }
+    for (const l of this.bootstrap.listeners) {
+      const al = new ActiveListener(l, this.clusterManager, this.stats);
+      await al.listen();
+      this.listenerList.push(al);
+    }
+    this.st = 'LIVE';
+    log.info('switchyard is live', { listeners: this.listenerList.length, clusters: this.bootstrap.clusters.length });
+  }
+
+  get adminPort(): number {
+    return this.admin?.port ?? 0;
+  }
+
+  state(): ServerState {
+    return this.st;
+  }
+
+  listeners(): ListenerView[] {
+    return this.listenerList.map((l) => ({ config: l.config, boundAddress: l.boundAddress, addedViaApi: l.addedViaApi, lastUpdated: l.lastUpdated }));
+  }
+
+  clusters(): ClusterView[] {
+    return this.clusterManager.all().map((c) => ({ config: c.config, hosts: c.hosts, addedViaApi: c.addedViaApi, lastUpdated: c.lastUpdated }));
+  }
+
+  drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void {
+    for (const l of this.listenerList) {
+      if (opts.inboundOnly && l.config.raw.traffic_direction !== 'INBOUND') continue;
+      if (opts.graceful) l.drain();
+      else l.stopAccepting();
+    }
+  }
+
+  quit(): void {
+    void this.shutdown('quitquitquit');
+  }
+
+  setLogLevel(level: Level): void {
+    log.setLevel(level);
+  }
+
+  commandLineOptions(): Record<string, unknown> {
+    return this.opts.commandLine;
+  }
+
+  /**
+   * Graceful shutdown (SIGTERM, /quitquitquit): stop accepting, let in-flight requests
+   * finish — HTTP/1.1 responses carry `Connection: close`, HTTP/2 gets GOAWAY — for up to
+   * --drain-time-s, then exit 0.
+   */
+  async shutdown(why: string): Promise<void> {
+    if (this.exiting) return;
+    this.exiting = true;
+    this.st = 'DRAINING';
+    log.info('draining', { reason: why, drain_time_s: this.opts.drainTimeS });
+    for (const l of this.listenerList) l.drain();
+    const deadline = Date.now() + this.opts.drainTimeS * 1000;
+    while (Date.now() < deadline) {
+      let active = 0;
+      for (const l of this.listenerList) active += l.activeConnections;
+      if (active === 0) break;
+      await sleep(50);
+    }
+    for (const l of this.listenerList) l.close();
+    this.clusterManager.destroy();
+    await this.admin?.close();
+    log.info('exiting');
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

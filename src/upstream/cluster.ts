@@ -1,0 +1,158 @@
+// A cluster at run time: its hosts, the picker built from them, and one connection pool
+// per host and protocol. Hosts change (DNS refresh, EDS) by swapping in a new host list
+// and a new picker; pools of hosts that remain are kept.
+import type { ClusterConfig } from '../config/types';
+import { log } from '../log';
+import type { StatsStore } from '../telemetry/stats';
+import { ClusterStats } from './cluster_stats';
+import { resolveAll } from './dns';
+import { H1Pool, type PoolSettings } from './h1_pool';
+import { Host } from './host';
+import type { LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
+import { roundRobin } from './lb/round_robin';
+import type { ConnectionPool } from './pool';
+
+export type UpstreamProtocol = 'http1' | 'http2';
+
+/** HTTP/2 pools are provided by src/upstream/h2_pool.ts; registered there to keep this module codec-neutral. */
+export type PoolFactory = (host: Host, settings: PoolSettings, stats: ClusterStats) => ConnectionPool;
+const poolFactories: Partial<Record<UpstreamProtocol, PoolFactory>> = {
+  http1: (host, settings, stats) => new H1Pool(host, settings, stats),
+};
+export function registerPoolFactory(p: UpstreamProtocol, f: PoolFactory): void {
+  poolFactories[p] = f;
+}
+
+const lbFactories: Record<string, LoadBalancerFactory> = { ROUND_ROBIN: roundRobin };
+export function registerLbPolicy(name: string, f: LoadBalancerFactory): void {
+  lbFactories[name] = f;
+}
+export function supportedLbPolicies(): string[] {
+  return Object.keys(lbFactories);
+}
+
+export class Cluster {
+  readonly stats: ClusterStats;
+  hosts: Host[] = [];
+  private lb: LoadBalancer;
+  private readonly pools = new Map<string, ConnectionPool>();
+  private readonly settings: PoolSettings;
+  private dnsTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly lastUpdated = new Date();
+
+  constructor(
+    readonly config: ClusterConfig,
+    store: StatsStore,
+    readonly addedViaApi = false,
+  ) {
+    this.stats = new ClusterStats(store, config.name);
+    this.settings = {
+      connectTimeoutMs: config.connectTimeoutMs,
+      idleTimeoutMs: config.upstreamIdleTimeoutMs,
+      maxRequestsPerConnection: config.maxRequestsPerConnection,
+      maxConnections: 1024,
+      maxPending: 1024,
+    };
+    this.lb = this.factory().build([], config.lbConfig);
+    if (config.type === 'STATIC' || config.type === 'EDS' || config.type === 'ORIGINAL_DST') {
+      const hosts: Host[] = [];
+      for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality));
+      this.setHosts(hosts);
+    } else {
+      void this.refreshDns();
+    }
+  }
+
+  private factory(): LoadBalancerFactory {
+    return lbFactories[this.config.lbPolicy] ?? roundRobin;
+  }
+
+  /** Swaps in a new host list; pools of hosts that are gone are drained. */
+  setHosts(hosts: Host[]): void {
+    const keep = new Set(hosts.map((h) => h.key));
+    for (const [k, p] of this.pools) {
+      const hostKey = k.slice(k.indexOf('|') + 1);
+      if (!keep.has(hostKey)) {
+        p.drain();
+        this.pools.delete(k);
+      }
+    }
+    // Keep the Host objects (and their stats) of endpoints that remain.
+    const old = new Map(this.hosts.map((h) => [h.key, h]));
+    this.hosts = hosts.map((h) => {
+      const o = old.get(h.key);
+      if (o === undefined) return h;
+      o.weight = h.weight;
+      o.ip = h.ip;
+      return o;
+    });
+    this.rebuild();
+    this.stats.membership_change.inc();
+  }
+
+  /** Rebuilds the picker after a host or health change. */
+  rebuild(): void {
+    this.lb = this.factory().build(this.hosts, this.config.lbConfig);
+    this.stats.membership_total.set(this.hosts.length);
+    let healthy = 0;
+    for (const h of this.hosts) if (h.healthy) healthy++;
+    this.stats.membership_healthy.set(healthy);
+  }
+
+  pick(ctx: LbContext | null): Host | null {
+    return this.lb.pick(ctx);
+  }
+
+  pool(host: Host, protocol: UpstreamProtocol): ConnectionPool {
+    const k = protocol + '|' + host.key;
+    let p = this.pools.get(k);
+    if (p === undefined) {
+      const f = poolFactories[protocol];
+      if (f === undefined) throw new Error(`no ${protocol} connection pool available`);
+      p = f(host, this.settings, this.stats);
+      this.pools.set(k, p);
+    }
+    return p;
+  }
+
+  private async refreshDns(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const hosts: Host[] = [];
+      for (const loc of this.config.localities) {
+        for (const e of loc.endpoints) {
+          const ips = await resolveAll(e.address.address, this.config.dnsLookupFamily);
+          // LOGICAL_DNS uses only the first address of the first endpoint (Envoy's semantics).
+          const use = this.config.type === 'LOGICAL_DNS' ? ips.slice(0, 1) : ips;
+          for (const ip of use) {
+            const h = new Host(ip, e.address.port, e.weight, e.healthStatus, loc.priority, loc.locality, e.hostname || e.address.address);
+            hosts.push(h);
+          }
+          if (this.config.type === 'LOGICAL_DNS') break;
+        }
+      }
+      if (!this.closed) this.setHosts(hosts);
+    } catch (e) {
+      log.warn('dns resolution failed', { cluster: this.config.name, error: (e as Error).message });
+    }
+    if (!this.closed) {
+      this.dnsTimer = setTimeout(() => void this.refreshDns(), this.config.dnsRefreshRateMs);
+      this.dnsTimer.unref();
+    }
+  }
+
+  /** The cluster is being replaced or removed: finish in-flight requests, then close. */
+  drain(): void {
+    this.closed = true;
+    if (this.dnsTimer) clearTimeout(this.dnsTimer);
+    for (const p of this.pools.values()) p.drain();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    if (this.dnsTimer) clearTimeout(this.dnsTimer);
+    for (const p of this.pools.values()) p.destroy();
+    this.pools.clear();
+  }
+}

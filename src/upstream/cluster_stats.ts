@@ -1,0 +1,72 @@
+// Per-cluster instruments with Envoy's names (cluster.<name>.*), created once when the
+// cluster is built and held by reference on the request path.
+import type { Counter, Gauge, StatsStore } from '../telemetry/stats';
+
+export class ClusterStats {
+  readonly upstream_cx_total: Counter;
+  readonly upstream_cx_active: Gauge;
+  readonly upstream_cx_connect_fail: Counter;
+  readonly upstream_cx_connect_timeout: Counter;
+  readonly upstream_cx_destroy: Counter;
+  readonly upstream_cx_http1_total: Counter;
+  readonly upstream_cx_http2_total: Counter;
+  readonly upstream_cx_rx_bytes_total: Counter;
+  readonly upstream_cx_tx_bytes_total: Counter;
+  readonly upstream_rq_total: Counter;
+  readonly upstream_rq_active: Gauge;
+  readonly upstream_rq_pending_total: Counter;
+  readonly upstream_rq_pending_active: Gauge;
+  readonly upstream_rq_pending_overflow: Counter;
+  readonly upstream_rq_timeout: Counter;
+  readonly upstream_rq_rx_reset: Counter;
+  readonly upstream_rq_tx_reset: Counter;
+  readonly upstream_rq_completed: Counter;
+  readonly upstream_rq_1xx: Counter;
+  readonly upstream_rq_2xx: Counter;
+  readonly upstream_rq_3xx: Counter;
+  readonly upstream_rq_4xx: Counter;
+  readonly upstream_rq_5xx: Counter;
+  readonly upstream_cx_none_healthy: Counter;
+  readonly membership_total: Gauge;
+  readonly membership_healthy: Gauge;
+  readonly membership_change: Counter;
+  private readonly byClass: Counter[];
+
+  constructor(store: StatsStore, name: string) {
+    const p = `cluster.${name}.`;
+    this.upstream_cx_total = store.counter(p + 'upstream_cx_total');
+    this.upstream_cx_active = store.gauge(p + 'upstream_cx_active');
+    this.upstream_cx_connect_fail = store.counter(p + 'upstream_cx_connect_fail');
+    this.upstream_cx_connect_timeout = store.counter(p + 'upstream_cx_connect_timeout');
+    this.upstream_cx_destroy = store.counter(p + 'upstream_cx_destroy');
+    this.upstream_cx_http1_total = store.counter(p + 'upstream_cx_http1_total');
+    this.upstream_cx_http2_total = store.counter(p + 'upstream_cx_http2_total');
+    this.upstream_cx_rx_bytes_total = store.counter(p + 'upstream_cx_rx_bytes_total');
+    this.upstream_cx_tx_bytes_total = store.counter(p + 'upstream_cx_tx_bytes_total');
+    this.upstream_rq_total = store.counter(p + 'upstream_rq_total');
+    this.upstream_rq_active = store.gauge(p + 'upstream_rq_active');
+    this.upstream_rq_pending_total = store.counter(p + 'upstream_rq_pending_total');
+    this.upstream_rq_pending_active = store.gauge(p + 'upstream_rq_pending_active');
+    this.upstream_rq_pending_overflow = store.counter(p + 'upstream_rq_pending_overflow');
+    this.upstream_rq_timeout = store.counter(p + 'upstream_rq_timeout');
+    this.upstream_rq_rx_reset = store.counter(p + 'upstream_rq_rx_reset');
+    this.upstream_rq_tx_reset = store.counter(p + 'upstream_rq_tx_reset');
+    this.upstream_rq_completed = store.counter(p + 'upstream_rq_completed');
+    this.upstream_rq_1xx = store.counter(p + 'upstream_rq_1xx');
+    this.upstream_rq_2xx = store.counter(p + 'upstream_rq_2xx');
+    this.upstream_rq_3xx = store.counter(p + 'upstream_rq_3xx');
+    this.upstream_rq_4xx = store.counter(p + 'upstream_rq_4xx');
+    this.upstream_rq_5xx = store.counter(p + 'upstream_rq_5xx');
+    this.upstream_cx_none_healthy = store.counter(p + 'upstream_cx_none_healthy');
+    this.membership_total = store.gauge(p + 'membership_total');
+    this.membership_healthy = store.gauge(p + 'membership_healthy');
+    this.membership_change = store.counter(p + 'membership_change');
+    this.byClass = [this.upstream_rq_1xx, this.upstream_rq_1xx, this.upstream_rq_2xx, this.upstream_rq_3xx, this.upstream_rq_4xx, this.upstream_rq_5xx];
+  }
+
+  /** Counts a response status into upstream_rq_Nxx. */
+  status(code: number): void {
+    const c = this.byClass[(code / 100) | 0];
+    if (c !== undefined) c.inc();
+  }
+}

@@ -1,0 +1,166 @@
+// HTTP/1.1 connection pool for one upstream host: idle keep-alive connections are reused
+// LIFO (the warmest first); requests wait in FIFO order for a connection when none is idle.
+import type { UpstreamResponseSink } from '../http/stream';
+import { H1ClientConnection, type H1ClientOwner } from '../http/h1/client';
+import type { ClusterStats } from './cluster_stats';
+import type { Host } from './host';
+import type { ConnectionPool, PoolClient, PoolRequest } from './pool';
+
+export interface PoolSettings {
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxRequestsPerConnection: number;
+  /** Circuit breaker max_connections for this pool's cluster (default 1024). */
+  maxConnections: number;
+  /** Circuit breaker max_pending_requests (default 1024). */
+  maxPending: number;
+}
+
+class Waiter implements PoolRequest {
+  cancelled = false;
+  constructor(
+    readonly pool: H1Pool,
+    readonly sink: UpstreamResponseSink,
+    readonly client: PoolClient,
+  ) {}
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.pool.removeWaiter(this);
+  }
+}
+
+export class H1Pool implements ConnectionPool, H1ClientOwner {
+  private readonly idle: H1ClientConnection[] = [];
+  private readonly all = new Set<H1ClientConnection>();
+  private readonly waiters: Waiter[] = [];
+  private connecting = 0;
+  private draining = false;
+  activeStreams = 0;
+
+  constructor(
+    readonly host: Host,
+    private readonly settings: PoolSettings,
+    private readonly stats: ClusterStats,
+  ) {}
+
+  newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
+    const c = this.idle.pop();
+    if (c !== undefined) {
+      this.assign(c, sink, client);
+      return null;
+    }
+    if (this.waiters.length >= this.settings.maxPending) {
+      this.stats.upstream_rq_pending_overflow.inc();
+      client.onPoolFailure('overflow', 'pending requests overflow');
+      return null;
+    }
+    const w = new Waiter(this, sink, client);
+    this.waiters.push(w);
+    this.stats.upstream_rq_pending_total.inc();
+    this.stats.upstream_rq_pending_active.inc();
+    if (this.connecting < this.waiters.length && this.all.size < this.settings.maxConnections) this.open();
+    return w;
+  }
+
+  private assign(c: H1ClientConnection, sink: UpstreamResponseSink, client: PoolClient): void {
+    c.attach(sink);
+    this.activeStreams++;
+    this.host.stats.rq_active++;
+    client.onPoolReady(c, this.host.key);
+  }
+
+  private open(): void {
+    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs);
+    this.all.add(c);
+    this.connecting++;
+    this.stats.upstream_cx_total.inc();
+    this.stats.upstream_cx_http1_total.inc();
+    this.stats.upstream_cx_active.inc();
+    this.host.stats.cx_total++;
+    this.host.stats.cx_active++;
+  }
+
+  removeWaiter(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i !== -1) {
+      this.waiters.splice(i, 1);
+      this.stats.upstream_rq_pending_active.dec();
+    }
+  }
+
+  private nextWaiter(): Waiter | undefined {
+    const w = this.waiters.shift();
+    if (w !== undefined) this.stats.upstream_rq_pending_active.dec();
+    return w;
+  }
+
+  onConnected(c: H1ClientConnection): void {
+    this.connecting--;
+    const w = this.nextWaiter();
+    if (w !== undefined) this.assign(c, w.sink, w.client);
+    else this.release(c);
+  }
+
+  onConnectFailed(c: H1ClientConnection, reason: string): void {
+    if (!this.all.delete(c)) return;
+    this.connecting--;
+    this.stats.upstream_cx_connect_fail.inc();
+    if (reason === 'connect timeout') this.stats.upstream_cx_connect_timeout.inc();
+    this.stats.upstream_cx_active.dec();
+    this.host.stats.cx_connect_fail++;
+    this.host.stats.cx_active--;
+    const w = this.nextWaiter();
+    w?.client.onPoolFailure('connect_failure', reason);
+  }
+
+  onStreamDone(c: H1ClientConnection, reusable: boolean): void {
+    this.activeStreams--;
+    this.host.stats.rq_active--;
+    const max = this.settings.maxRequestsPerConnection;
+    if (!reusable || this.draining || (max > 0 && c.requests >= max)) {
+      if (reusable) c.destroy();
+      return;
+    }
+    const w = this.nextWaiter();
+    if (w !== undefined) this.assign(c, w.sink, w.client);
+    else this.release(c);
+  }
+
+  private release(c: H1ClientConnection): void {
+    if (this.draining) c.destroy();
+    else this.idle.push(c);
+  }
+
+  onClosed(c: H1ClientConnection): void {
+    if (!this.all.delete(c)) return;
+    this.stats.upstream_cx_active.dec();
+    this.stats.upstream_cx_destroy.inc();
+    this.stats.upstream_cx_rx_bytes_total.inc(c.bytesReceived);
+    this.host.stats.cx_active--;
+    const i = this.idle.indexOf(c);
+    if (i !== -1) this.idle.splice(i, 1);
+    if (c.hasStream) {
+      c.hasStream = false;
+      this.activeStreams--;
+      this.host.stats.rq_active--;
+    }
+    // Waiters that lost their connection get a fresh one.
+    if (!this.draining && this.connecting < this.waiters.length && this.all.size < this.settings.maxConnections) this.open();
+  }
+
+  drain(): void {
+    this.draining = true;
+    for (const c of this.idle.splice(0)) c.destroy();
+  }
+
+  destroy(): void {
+    this.draining = true;
+    for (const w of this.waiters.splice(0)) w.client.onPoolFailure('local_reset', 'cluster removed');
+    for (const c of [...this.all]) c.destroy();
+  }
+
+  get connectionCount(): number {
+    return this.all.size;
+  }
+}

@@ -1,0 +1,66 @@
+// One upstream endpoint of a cluster, with its per-host counters (what /clusters shows).
+import type { EndpointConfig, HealthStatus } from '../config/types';
+
+/** Health flags as Envoy prints them in /clusters (health_flags). */
+export const enum HealthFlag {
+  FAILED_ACTIVE_HC = 1,
+  FAILED_OUTLIER_CHECK = 2,
+  FAILED_EDS_HEALTH = 4,
+  DEGRADED_EDS_HEALTH = 8,
+  PENDING_DYNAMIC_REMOVAL = 16,
+}
+
+export class HostStats {
+  cx_total = 0;
+  cx_active = 0;
+  cx_connect_fail = 0;
+  rq_total = 0;
+  rq_active = 0;
+  rq_success = 0;
+  rq_error = 0;
+  rq_timeout = 0;
+}
+
+export class Host {
+  readonly stats = new HostStats();
+  /** Bit set of HealthFlag. */
+  healthFlags = 0;
+  /** Resolved IP to connect to (for DNS clusters, the resolved address). */
+  ip: string;
+  readonly key: string;
+
+  constructor(
+    readonly address: string,
+    readonly port: number,
+    public weight: number,
+    public edsHealth: HealthStatus,
+    readonly priority: number,
+    readonly locality: { region?: string; zone?: string; sub_zone?: string } | undefined,
+    readonly hostname: string = '',
+  ) {
+    this.ip = address;
+    this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    if (edsHealth === 'UNHEALTHY' || edsHealth === 'DRAINING' || edsHealth === 'TIMEOUT') this.healthFlags |= HealthFlag.FAILED_EDS_HEALTH;
+    if (edsHealth === 'DEGRADED') this.healthFlags |= HealthFlag.DEGRADED_EDS_HEALTH;
+  }
+
+  static fromEndpoint(e: EndpointConfig, priority: number, locality?: Host['locality']): Host {
+    return new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname);
+  }
+
+  get healthy(): boolean {
+    return (this.healthFlags & (HealthFlag.FAILED_ACTIVE_HC | HealthFlag.FAILED_OUTLIER_CHECK | HealthFlag.FAILED_EDS_HEALTH)) === 0;
+  }
+
+  /** Envoy's textual health_flags for /clusters: 'healthy' or '/failed_active_hc/...'. */
+  healthFlagsText(): string {
+    if (this.healthFlags === 0) return 'healthy';
+    let s = '';
+    if (this.healthFlags & HealthFlag.FAILED_ACTIVE_HC) s += '/failed_active_hc';
+    if (this.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) s += '/failed_outlier_check';
+    if (this.healthFlags & HealthFlag.FAILED_EDS_HEALTH) s += '/failed_eds_health';
+    if (this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH) s += '/degraded_eds_health';
+    if (this.healthFlags & HealthFlag.PENDING_DYNAMIC_REMOVAL) s += '/pending_dynamic_removal';
+    return s;
+  }
+}

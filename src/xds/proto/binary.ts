@@ -1,0 +1,186 @@
+// Binary protobuf (as xDS delivers resources) ⇄ canonical form. Decoded protobufjs
+// messages are walked with the same descriptors as the JSON decoder and checked with
+// the same PGV rules, so a resource yields the same canonical object and the same
+// errors whichever way it arrived.
+import * as protobuf from 'protobufjs';
+import { ConfigError, ConfigIssues, join } from '../../config/issues';
+import { Canon, typeName } from './canonical';
+import { enumOf, hasPresence, isZero, mapPath, wktKind } from './descriptors';
+import { lookupType, mustLookupType } from './root';
+import { checkRules } from './rules';
+import { durationObj, jsonToList, jsonToStruct, jsonToValue, listToJson, structToJson, valueToJson } from './wkt';
+
+type Msg = { [k: string]: any };
+
+/**
+ * Decodes a resource (the `value` of an Any with `typeUrl`) into canonical form, without
+ * the '@type' key. Problems go to `issues` under `path`; without `issues` they throw a
+ * ConfigError.
+ */
+export function fromBinaryAny(typeUrl: string, bytes: Uint8Array, issues?: ConfigIssues, path = ''): Canon | undefined {
+  const own = issues ?? new ConfigIssues();
+  let out: Canon | undefined;
+  const t = lookupType(typeName(typeUrl));
+  if (!t) own.add(path, `unknown resource type "${typeUrl}"`);
+  else {
+    const m = decodeBytes(t, bytes, path, own);
+    if (m) out = canonicalize(t, m, own, path);
+  }
+  if (!issues && !own.ok) throw new ConfigError(own.list, typeUrl);
+  return out;
+}
+
+/** Converts a protobufjs-decoded message of `type` to canonical form (only present fields). */
+export function canonicalize(type: string | protobuf.Type, message: Msg, issues = new ConfigIssues(), path = ''): Canon {
+  const t = typeof type === 'string' ? mustLookupType(type) : type;
+  return convertMessage(t, message, path, issues) as Canon;
+}
+
+function decodeBytes(t: protobuf.Type, bytes: Uint8Array, path: string, issues: ConfigIssues): Msg | undefined {
+  try {
+    return t.decode(bytes) as unknown as Msg;
+  } catch (e) {
+    issues.add(path, `cannot decode ${t.name}: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function num(v: any): number {
+  if (typeof v === 'number') return v;
+  if (v && typeof v.toNumber === 'function') return v.toNumber(); // Long
+  return Number(v ?? 0);
+}
+
+function convertMessage(t: protobuf.Type, m: Msg, path: string, issues: ConfigIssues): unknown {
+  switch (wktKind(t)) {
+    case 'duration':
+    case 'timestamp':
+      return durationObj(num(m.seconds), num(m.nanos));
+    case 'wrapper':
+      return convertSingle(t.fields['value'], m.value, path, issues); // absent value = its default
+    case 'struct':
+      return structToJson(m);
+    case 'value':
+      return valueToJson(m);
+    case 'list':
+      return listToJson(m);
+    case 'fieldmask':
+      return { paths: [...(m.paths ?? [])] };
+    case 'empty':
+      return {};
+    case 'any':
+      return unpackAny(m.type_url ?? '', m.value ?? new Uint8Array(0), path, issues);
+    default:
+      break;
+  }
+  const out: Canon = {};
+  for (const f of t.fieldsArray) {
+    f.resolve();
+    if (!Object.prototype.hasOwnProperty.call(m, f.name)) continue;
+    const v = m[f.name];
+    if (v === null || v === undefined) continue;
+    const p = join(path, f.name);
+    if (f.map) {
+      const keys = Object.keys(v);
+      if (!keys.length) continue;
+      const o: Canon = {};
+      for (const k of keys) o[k] = convertSingle(f, v[k], mapPath(p, k), issues);
+      out[f.name] = o;
+    } else if (f.repeated) {
+      if (!v.length) continue;
+      out[f.name] = (v as unknown[]).map((e, i) => convertSingle(f, e, join(p, i), issues));
+    } else {
+      const c = convertSingle(f, v, p, issues);
+      if (!hasPresence(f) && isZero(f, c)) continue;
+      out[f.name] = c;
+    }
+  }
+  checkRules(t, out, path, issues);
+  return out;
+}
+
+function convertSingle(f: protobuf.Field, v: any, p: string, issues: ConfigIssues): unknown {
+  if (f.resolvedType instanceof protobuf.Type) return convertMessage(f.resolvedType, v ?? {}, p, issues);
+  const e = enumOf(f);
+  if (e) return e.valuesById[v] ?? v;
+  switch (f.type) {
+    case 'bytes':
+      return v ? Buffer.from(v.buffer ?? v, v.byteOffset ?? 0, v.length ?? 0) : Buffer.alloc(0);
+    case 'string':
+    case 'bool':
+    case 'double':
+    case 'float':
+      return v;
+    default:
+      return num(v);
+  }
+}
+
+function unpackAny(url: string, bytes: Uint8Array, path: string, issues: ConfigIssues): Canon | undefined {
+  const t = lookupType(typeName(url));
+  if (!t) return { '@type': url, '@unknown': true };
+  const m = decodeBytes(t, bytes, path, issues);
+  if (!m) return undefined;
+  if (wktKind(t)) return { '@type': url, value: convertMessage(t, m, join(path, 'value'), issues) };
+  return { '@type': url, ...(convertMessage(t, m, path, issues) as Canon) };
+}
+
+// ---- canonical → binary (the reference xDS server and round-trip tests use this) ----
+
+/** Encodes canonical `canon` as message `type`. Throws on an Any of an unknown type. */
+export function toBinary(type: string | protobuf.Type, canon: unknown): Uint8Array {
+  const t = typeof type === 'string' ? mustLookupType(type) : type;
+  return t.encode(t.fromObject(toPbObject(t, canon) as Msg)).finish();
+}
+
+/** Wraps canonical `canon` of `type` into an Any message object {type_url, value}. */
+export function toAny(type: string, canon: unknown, prefix = 'type.googleapis.com/'): { type_url: string; value: Uint8Array } {
+  return { type_url: prefix + type, value: toBinary(type, canon) };
+}
+
+function toPbObject(t: protobuf.Type, v: any): unknown {
+  switch (wktKind(t)) {
+    case 'duration':
+    case 'timestamp':
+      return { seconds: v?.seconds ?? 0, nanos: v?.nanos ?? 0 };
+    case 'wrapper':
+      return { value: singleToPb(t.fields['value'], v) };
+    case 'struct':
+      return jsonToStruct(v ?? {});
+    case 'value':
+      return jsonToValue(v);
+    case 'list':
+      return jsonToList(v ?? []);
+    case 'fieldmask':
+      return { paths: v?.paths ?? [] };
+    case 'empty':
+      return {};
+    case 'any': {
+      const url: string = v['@type'];
+      if (v['@unknown']) throw new Error(`cannot encode Any of unknown type ${url}`);
+      const inner = mustLookupType(typeName(url));
+      const { ['@type']: _t, ...rest } = v;
+      return { type_url: url, value: toBinary(inner, wktKind(inner) ? v.value : rest) };
+    }
+    default:
+      break;
+  }
+  const out: Msg = {};
+  for (const f of t.fieldsArray) {
+    const fv = v?.[f.name];
+    if (fv === undefined) continue;
+    if (f.map) {
+      const m: Msg = {};
+      for (const k of Object.keys(fv)) m[k] = singleToPb(f, fv[k]);
+      out[f.name] = m;
+    } else if (f.repeated) out[f.name] = (fv as unknown[]).map((e) => singleToPb(f, e));
+    else out[f.name] = singleToPb(f, fv);
+  }
+  return out;
+}
+
+function singleToPb(f: protobuf.Field, v: any): unknown {
+  f.resolve();
+  if (f.resolvedType instanceof protobuf.Type) return toPbObject(f.resolvedType, v);
+  return v; // enum names, numbers, strings, booleans and Buffers are what fromObject takes
+}

@@ -1,0 +1,169 @@
+// envoy.config.cluster.v3.Cluster (canonical form) → ClusterConfig.
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
+import { ConfigIssues, join } from '../../config/issues';
+import type { ClusterConfig, DiscoveryType, EndpointConfig, HealthStatus, LocalityEndpoints } from '../../config/types';
+import { Canon, typeName } from '../proto/canonical';
+import { decodeAddress, requireIp } from './address';
+import {
+  onlyFields, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, requireField,
+} from './fields';
+
+const CLUSTER_FIELDS = [
+  'name', 'alt_stat_name', 'type', 'eds_cluster_config', 'connect_timeout', 'per_connection_buffer_limit_bytes',
+  'lb_policy', 'load_assignment', 'max_requests_per_connection', 'common_http_protocol_options',
+  'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
+  'dns_lookup_family', 'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata',
+];
+
+const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
+const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'] as const;
+const DNS_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+// Envoy also accepts the extension's well-known name as the map key.
+const HTTP_OPTIONS_KEYS = [HTTP_OPTIONS, 'envoy.upstreams.http.http_protocol_options'];
+
+export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues): ClusterConfig {
+  onlyFields(canon, path, issues, CLUSTER_FIELDS);
+  requireField(canon, 'name', path, issues);
+  const name = readString(canon, 'name', '');
+  const type = readEnum(canon, 'type', path, issues, 'STATIC', TYPES);
+  const lbPolicy = readEnum(canon, 'lb_policy', path, issues, 'ROUND_ROBIN', LB_POLICIES);
+  // Envoy: ORIGINAL_DST clusters take their host from the connection, so only
+  // CLUSTER_PROVIDED makes sense there (and must be set: unset reads as ROUND_ROBIN),
+  // and CLUSTER_PROVIDED nowhere else.
+  if (type === 'ORIGINAL_DST' && lbPolicy !== 'CLUSTER_PROVIDED') {
+    issues.add(join(path, 'lb_policy'), `${lbPolicy} is not valid for cluster type ORIGINAL_DST; only CLUSTER_PROVIDED is allowed`);
+  }
+  if (type !== 'ORIGINAL_DST' && lbPolicy === 'CLUSTER_PROVIDED') {
+    issues.add(join(path, 'lb_policy'), 'CLUSTER_PROVIDED is only valid with cluster type ORIGINAL_DST');
+  }
+  const localities = decodeLoadAssignment(canon, type, path, issues);
+  if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
+  const proto = decodeProtocolOptions(canon, path, issues);
+  return {
+    name,
+    type,
+    connectTimeoutMs: readDurationMs(canon, 'connect_timeout', path, issues, 5000), // Envoy default 5s
+    lbPolicy,
+    lbConfig: readMessage(canon, 'ring_hash_lb_config') ?? readMessage(canon, 'maglev_lb_config') ?? readMessage(canon, 'least_request_lb_config'),
+    localities,
+    dnsRefreshRateMs: readDurationMs(canon, 'dns_refresh_rate', path, issues, 5000),
+    dnsLookupFamily: readEnum(canon, 'dns_lookup_family', path, issues, 'AUTO', DNS_FAMILIES),
+    ...proto,
+    perConnectionBufferLimitBytes: readNumber(canon, 'per_connection_buffer_limit_bytes', 1048576),
+    raw: canon,
+  };
+}
+
+function decodeLoadAssignment(canon: Canon, type: DiscoveryType, path: string, issues: ConfigIssues): LocalityEndpoints[] {
+  const la = readMessage(canon, 'load_assignment');
+  const lap = join(path, 'load_assignment');
+  if (!la) return [];
+  if (type === 'ORIGINAL_DST' || type === 'EDS') {
+    issues.add(lap, `not allowed for cluster type ${type}`);
+    return [];
+  }
+  onlyFields(la, lap, issues, ['cluster_name', 'endpoints']);
+  const out = readList(la, 'endpoints').map((le: Canon, i: number) => {
+    const p = join(join(lap, 'endpoints'), i);
+    onlyFields(le, p, issues, ['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'metadata']);
+    const endpoints = readList(le, 'lb_endpoints').map((e: Canon, j: number) =>
+      decodeLbEndpoint(e, join(join(p, 'lb_endpoints'), j), type, issues));
+    return {
+      locality: readMessage(le, 'locality'),
+      weight: readNumber(le, 'load_balancing_weight'),
+      priority: readNumber(le, 'priority', 0),
+      endpoints,
+    };
+  });
+  if (type === 'LOGICAL_DNS' && (out.length !== 1 || out[0].endpoints.length !== 1)) {
+    // Envoy: "LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint".
+    issues.add(lap, 'LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint');
+  }
+  return out;
+}
+
+function decodeLbEndpoint(e: Canon, path: string, type: DiscoveryType, issues: ConfigIssues): EndpointConfig {
+  onlyFields(e, path, issues, ['endpoint', 'health_status', 'metadata', 'load_balancing_weight']);
+  const ep = readMessage(e, 'endpoint');
+  const ep_path = join(path, 'endpoint');
+  onlyFields(ep, ep_path, issues, ['address', 'hostname']);
+  if (!ep) issues.add(ep_path, 'is required');
+  else requireField(ep, 'address', ep_path, issues);
+  const address = decodeAddress(readMessage(ep, 'address'), join(ep_path, 'address'), issues);
+  if (type === 'STATIC' && ep?.address) requireIp(address, join(ep_path, 'address'), issues);
+  return {
+    address,
+    weight: readNumber(e, 'load_balancing_weight', 1),
+    healthStatus: readString(e, 'health_status', 'UNKNOWN') as HealthStatus,
+    hostname: readString(ep, 'hostname'),
+  };
+}
+
+type ProtocolFields = Pick<ClusterConfig, 'upstreamProtocol' | 'upstreamIdleTimeoutMs' | 'maxRequestsPerConnection'>;
+
+/**
+ * Upstream HTTP protocol settings, from the HttpProtocolOptions extension or the
+ * deprecated cluster-level fields (Envoy rejects a cluster that sets both).
+ */
+function decodeProtocolOptions(canon: Canon, path: string, issues: ConfigIssues): ProtocolFields {
+  const out: ProtocolFields = { upstreamProtocol: 'http1', upstreamIdleTimeoutMs: 3600000, maxRequestsPerConnection: 0 };
+  const tepo = readMessage(canon, 'typed_extension_protocol_options');
+  const tp = join(path, 'typed_extension_protocol_options');
+  let common: Canon | undefined;
+  let commonPath = '';
+  let typed = false;
+  for (const key of Object.keys(tepo ?? {})) {
+    const kp = `${tp}[${JSON.stringify(key)}]`;
+    const any = tepo![key] as Canon;
+    if (!HTTP_OPTIONS_KEYS.includes(key) || typeName(String(any['@type'])) !== HTTP_OPTIONS) {
+      issues.add(kp, `unsupported typed_config @type "${any['@type']}"`);
+      continue;
+    }
+    typed = true;
+    onlyFields(any, kp, issues, ['common_http_protocol_options', 'explicit_http_config', 'use_downstream_protocol_config']);
+    common = readMessage(any, 'common_http_protocol_options');
+    commonPath = join(kp, 'common_http_protocol_options');
+    const explicit = readMessage(any, 'explicit_http_config');
+    const downstream = readMessage(any, 'use_downstream_protocol_config');
+    if (explicit) {
+      const ep = join(kp, 'explicit_http_config');
+      onlyFields(explicit, ep, issues, ['http_protocol_options', 'http2_protocol_options']);
+      emptyOptions(explicit, 'http_protocol_options', ep, issues);
+      emptyOptions(explicit, 'http2_protocol_options', ep, issues);
+      out.upstreamProtocol = explicit.http2_protocol_options ? 'http2' : 'http1';
+    } else if (downstream) {
+      const dp = join(kp, 'use_downstream_protocol_config');
+      onlyFields(downstream, dp, issues, ['http_protocol_options', 'http2_protocol_options']);
+      emptyOptions(downstream, 'http_protocol_options', dp, issues);
+      emptyOptions(downstream, 'http2_protocol_options', dp, issues);
+      out.upstreamProtocol = 'downstream';
+    } else {
+      issues.add(kp, 'set explicit_http_config or use_downstream_protocol_config (auto_config is not supported by switchyard)');
+    }
+  }
+  const legacy = ['http_protocol_options', 'http2_protocol_options', 'common_http_protocol_options', 'max_requests_per_connection'];
+  const legacySet = legacy.filter((f) => canon[f] !== undefined);
+  if (typed && legacySet.length) {
+    issues.add(join(path, legacySet[0]), 'cannot be set together with typed_extension_protocol_options');
+  } else if (!typed) {
+    emptyOptions(canon, 'http_protocol_options', path, issues);
+    emptyOptions(canon, 'http2_protocol_options', path, issues);
+    if (canon.http2_protocol_options) out.upstreamProtocol = 'http2';
+    common = readMessage(canon, 'common_http_protocol_options');
+    commonPath = join(path, 'common_http_protocol_options');
+    out.maxRequestsPerConnection = readNumber(canon, 'max_requests_per_connection', 0);
+  }
+  if (common) {
+    onlyFields(common, commonPath, issues, ['idle_timeout', 'max_requests_per_connection']);
+    out.upstreamIdleTimeoutMs = readDurationMs(common, 'idle_timeout', commonPath, issues, 3600000); // Envoy: 1h
+    out.maxRequestsPerConnection = readNumber(common, 'max_requests_per_connection', out.maxRequestsPerConnection);
+  }
+  return out;
+}
+
+/** Http1/Http2ProtocolOptions select the protocol; none of their tuning fields is implemented yet. */
+function emptyOptions(parent: Canon, field: string, path: string, issues: ConfigIssues): void {
+  const o = readMessage(parent, field);
+  if (o) onlyFields(o, join(path, field), issues, []);
+}
