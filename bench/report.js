@@ -15,6 +15,10 @@ const SCENARIO_LABEL = {
 };
 const PROXY_ORDER = ['direct', 'haproxy', 'nginx', 'switchyard'];
 const BASELINE = 'haproxy';
+const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb'];
+// How rounds are combined: 'best' (default: the round with the highest req/s;
+// background load on a shared machine only ever slows a run down) or 'median'.
+let AGG = process.env.BENCH_AGG === 'median' ? 'median' : 'best';
 
 function toMs(value, unit) {
   const v = parseFloat(value);
@@ -101,7 +105,9 @@ function median(xs) {
 function parseRun(run) {
   const out = { ...run };
   delete out.raw;
-  if (run.status === 'ok') {
+  if (run.status === 'ok' && run.raw_output != null) { // from a saved results file: parse again
+    Object.assign(out, run.tool === 'h2load' ? parseH2load(run.raw_output) : parseWrk(run.raw_output));
+  } else if (run.status === 'ok') {
     let text = '';
     try { text = fs.readFileSync(run.raw, 'utf8'); } catch (e) { text = ''; }
     Object.assign(out, run.tool === 'h2load' ? parseH2load(text) : parseWrk(text));
@@ -111,8 +117,8 @@ function parseRun(run) {
   return out;
 }
 
-// One result per (proxy, scenario, conns): the median of each metric over the
-// rounds that produced numbers; every round is kept under `rounds`.
+// One result per (proxy, scenario, conns) over the rounds that produced numbers
+// (see AGG); every round is kept under `rounds`.
 function buildResults(runs) {
   const groups = new Map();
   for (const run of runs.map(parseRun)) {
@@ -132,9 +138,14 @@ function buildResults(runs) {
     }
     const r = { proxy: first.proxy, scenario: first.scenario, conns: first.conns, streams: ok[0].streams,
       tool: ok[0].tool, status: 'ok', n_rounds: ok.length };
-    for (const f of ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb']) {
-      r[f] = median(ok.map((x) => x[f]));
+    if (AGG === 'best') { // the round with the highest req/s, all its numbers together
+      const best = ok.reduce((a, x) => ((x.rps || 0) > (a.rps || 0) ? x : a), ok[0]);
+      for (const f of METRICS) r[f] = best[f];
+      r.best_round = best.round;
+    } else {
+      for (const f of METRICS) r[f] = median(ok.map((x) => x[f]));
     }
+    r.aggregate = ok.length > 1 ? AGG : 'single';
     r.errors = ok.reduce((a, x) => a + (x.errors || 0), 0);
     r.exit_code = ok.reduce((a, x) => a || x.exit_code || 0, 0);
     const failedRounds = list.length - ok.length;
@@ -194,7 +205,7 @@ function render(doc) {
   const m = doc.meta || {};
   const head = [
     `Switchyard benchmark ${doc.timestamp}  (${m.duration}s per run after ${m.warmup}s warm-up;` +
-      (m.rounds > 1 ? ` median of ${m.rounds} interleaved rounds;` : '') +
+      (m.rounds > 1 ? ` ${m.aggregate === 'median' ? 'median' : 'best'} of ${m.rounds} interleaved rounds;` : '') +
       ` proxy on CPU ${m.proxy_cpu}, client on CPU ${m.client_cpu}, backend on CPU ${m.backend_cpu})`,
     `${m.haproxy || ''} | ${m.nginx || ''} | ${m.wrk || ''} | node ${m.node || ''}`,
     '',
@@ -215,8 +226,12 @@ function main(argv) {
     else if (a === '--print') args.print = argv[++i];
     else { console.error(`report.js: unknown argument ${a}`); process.exit(2); }
   }
-  if (args.print) {
-    process.stdout.write(render(JSON.parse(fs.readFileSync(args.print, 'utf8'))));
+  if (args.print) { // re-render a saved run, re-aggregating its rounds (BENCH_AGG=best|median)
+    const doc = JSON.parse(fs.readFileSync(args.print, 'utf8'));
+    const rounds = doc.results.flatMap((r) => (r.rounds && r.rounds.length ? r.rounds : [r]));
+    doc.meta = { ...(doc.meta || {}), aggregate: AGG };
+    doc.results = buildResults(rounds);
+    process.stdout.write(render(doc));
     return;
   }
   if (!args.runs) { console.error('usage: report.js --runs runs.jsonl --out file.json [--meta k=v]...'); process.exit(2); }
@@ -230,6 +245,7 @@ function main(argv) {
     const k = kv.slice(0, j), v = kv.slice(j + 1);
     meta[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
   }
+  meta.aggregate = AGG;
   const doc = { timestamp: new Date().toISOString(), meta, results: buildResults(runs) };
   process.stdout.write(render(doc));
   if (args.out) {

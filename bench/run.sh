@@ -8,7 +8,7 @@
 #   BENCH_DURATION=10        seconds per measured run
 #   BENCH_WARMUP=2           seconds of warm-up before each measured run
 #   BENCH_CONNS="16 64"      wrk connection counts (HTTP/1.1 scenarios)
-#   BENCH_ROUNDS=1           rounds per scenario (proxies interleaved; the report takes medians)
+#   BENCH_ROUNDS=1           rounds per scenario (proxies interleaved; BENCH_AGG=best|median combines them)
 #   BENCH_PROXIES="direct haproxy nginx switchyard"
 #   BENCH_SCENARIOS="l4-h1 l7-h1 l7-h2"
 #   BENCH_H2_CONNS=16 BENCH_H2_STREAMS=10   h2load -c / -m for l7-h2

@@ -7,7 +7,7 @@ import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
 import { ClusterManager } from './upstream/cluster_manager';
-// TEMP import './upstream/h2_pool';
+import './upstream/h2_pool';
 
 export interface ServerOptions {
   drainTimeS: number;

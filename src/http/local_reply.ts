@@ -15,7 +15,11 @@ export type LocalReplyCode =
   | 'downstream_protocol_error' // DPE
   | 'stream_idle_timeout' // SI
   | 'request_timeout' // (downstream request_timeout) 408
-  | 'upgrade_failed'; // upgrade not configured
+  | 'upgrade_failed' // upgrade not configured
+  | 'http10_rejected' // http_protocol_options.accept_http_10 is false
+  | 'invalid_header_name' // headers_with_underscores_action: REJECT_REQUEST
+  | 'escaped_slashes' // path_with_escaped_slashes_action: REJECT_REQUEST
+  | 'max_stream_duration'; // common_http_protocol_options.max_stream_duration
 
 interface ReplySpec {
   status: number;
@@ -36,6 +40,10 @@ const SPECS: Record<LocalReplyCode, ReplySpec> = {
   stream_idle_timeout: { status: 408, flag: 'SI', body: 'stream timeout' },
   request_timeout: { status: 408, flag: '', body: 'request timeout' },
   upgrade_failed: { status: 403, flag: '', body: 'upgrade not allowed' },
+  http10_rejected: { status: 426, flag: '', body: '' },
+  invalid_header_name: { status: 400, flag: 'DPE', body: 'header name contains underscores' },
+  escaped_slashes: { status: 400, flag: '', body: 'path contains escaped slashes' },
+  max_stream_duration: { status: 408, flag: '', body: 'downstream duration timeout' },
 };
 
 export function localReplySpec(code: LocalReplyCode): ReplySpec {

@@ -20,6 +20,16 @@ export interface H1ServerOptions {
   idleTimeoutMs: number;
   /** Server-side close after the connection drains (listener drain, max_connection_duration). */
   onClose(conn: H1ServerConnection): void;
+  /** common_http_protocol_options.max_headers_count: more headers get 431. */
+  maxHeadersCount: number;
+  /** request_headers_timeout: a head not complete this long after its first byte gets 408 (0 = off). */
+  requestHeadersTimeoutMs: number;
+  /** max_requests_per_connection: close after this many requests (0 = unlimited). */
+  maxRequestsPerConnection: number;
+  /** http_protocol_options.allow_absolute_url (default true). */
+  allowAbsoluteUrl: boolean;
+  /** http_protocol_options.enable_trailers: HTTP/1.1 trailers pass through only when set (Envoy drops them by default). */
+  enableTrailers: boolean;
 }
 
 const enum St {
@@ -34,12 +44,15 @@ const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 
 export class H1ServerConnection {
   private st = St.Head;
+  private headTimer: NodeJS.Timeout | null = null;
   private pending: Buffer | null = null;
   private stream: H1ServerStream | null = null;
   private bodyRemaining = 0;
   private chunked: ChunkedDecoder | null = null;
   draining = false;
   requestCount = 0;
+  /** The client half-closed an upgraded (tunnelled) connection. */
+  private clientEnded = false;
 
   constructor(
     readonly socket: Socket,
@@ -61,10 +74,13 @@ export class H1ServerConnection {
     this.onData(initial);
   }
 
-  /** Listener drain: close now when idle, else after the response in progress. */
+  /**
+   * Listener drain: every later response carries `Connection: close` and the connection
+   * closes after it. An idle keep-alive connection stays open until its next request or
+   * the end of the drain period, as in Envoy, so a client racing the drain is still served.
+   */
   drain(): void {
     this.draining = true;
-    if (this.stream === null && (this.pending === null || this.pending.length === 0)) this.close();
   }
 
   close(): void {
@@ -109,6 +125,9 @@ export class H1ServerConnection {
   /** Returns false when more bytes are needed (or the connection failed). */
   private parseHead(): boolean {
     const buf = this.pending!;
+    if (this.headTimer === null && this.opts.requestHeadersTimeoutMs > 0) {
+      this.headTimer = setTimeout(onHeadersTimeout, this.opts.requestHeadersTimeoutMs, this);
+    }
     // Tolerate empty lines before a request line (RFC 9112 §2.2).
     let start = 0;
     while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
@@ -132,8 +151,14 @@ export class H1ServerConnection {
     }
     this.pending = end === buf.length ? null : buf.subarray(end);
     this.socket.setTimeout(0);
+    if (this.headTimer !== null) {
+      clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
     this.stream = stream;
     this.requestCount++;
+    const maxRq = this.opts.maxRequestsPerConnection;
+    if (maxRq > 0 && this.requestCount >= maxRq) stream.keepAlive = false;
     if (fr.upgrade !== '') {
       this.st = St.Upgraded;
       stream.upgrade = fr.upgrade;
@@ -173,11 +198,13 @@ export class H1ServerConnection {
     else if (/^HTTP\/\d\.\d$/.test(version)) throw new ParseError('unsupported HTTP version', 505);
     else throw new ParseError('malformed request line');
     if (target.length === 0 || target.includes(' ')) throw new ParseError('malformed request target');
+    if (lines.length - 1 > this.opts.maxHeadersCount) throw new ParseError('too many request headers', 431);
     const headers = new HeaderMap();
     parseHeaderLines(lines, 1, headers, fr);
     let authority = headers.get('host');
     let path = target;
     if (target.charCodeAt(0) !== 47 /* / */) {
+      if (!this.opts.allowAbsoluteUrl && target !== '*') throw new ParseError('absolute URLs are not allowed');
       // absolute-form (RFC 9112 §3.2.2): the target's authority wins over Host.
       const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(target);
       if (m) {
@@ -263,7 +290,9 @@ export class H1ServerConnection {
     // finish the response in progress (allowHalfOpen) and close after it.
     const s = this.stream;
     if (this.st === St.Upgraded) {
-      s?.sink?.onRequestData(Buffer.alloc(0), true);
+      // Tunnel: pass the client's half-close on to the upstream.
+      this.clientEnded = true;
+      s?.sink?.onRequestData(EMPTY, true);
       return;
     }
     if (s === null) {
@@ -279,11 +308,24 @@ export class H1ServerConnection {
     s.keepAlive = false;
   }
 
+  /** request_headers_timeout fired: answer 408 and close. */
+  headersTimedOut(): void {
+    this.headTimer = null;
+    if (this.st !== St.Head) return;
+    this.protocolError(408, 'request headers timeout');
+  }
+
+  get trailersEnabled(): boolean {
+    return this.opts.enableTrailers;
+  }
+
   private onSocketClose(): void {
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    const upgradedOpen = this.st === St.Upgraded && !this.clientEnded;
     this.st = St.Closed;
     const s = this.stream;
     this.stream = null;
-    if (s !== null && !s.responseDone) s.sink?.onDownstreamReset('connection_termination');
+    if (s !== null && (!s.responseDone || upgradedOpen)) s.sink?.onDownstreamReset('connection_termination');
     this.opts.onClose(this);
   }
 
@@ -291,6 +333,12 @@ export class H1ServerConnection {
   responseComplete(s: H1ServerStream): void {
     if (this.stream !== s) return;
     if (this.st === St.Upgraded) {
+      if (s.responseStatus === 101) {
+        // Tunnel: the upstream half-closed; pass it on and keep reading until the client's
+        // FIN, after which Node closes the socket (allowHalfOpen on both ways).
+        this.socket.end();
+        return;
+      }
       this.stream = null;
       this.close();
       return;
@@ -322,6 +370,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   upgrade = '';
   responseStarted = false;
   responseDone = false;
+  responseStatus = 0;
   private chunkedResponse = false;
   private noBody = false;
   readonly startTime = Date.now();
@@ -350,7 +399,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   }
   onChunkedEnd(trailers: HeaderMap | null): void {
     this.requestEnded = true;
-    if (trailers !== null) this.sink?.onRequestTrailers(trailers);
+    if (trailers !== null && this.conn.trailersEnabled) this.sink?.onRequestTrailers(trailers);
     else this.sink?.onRequestData(EMPTY, true);
   }
 
@@ -359,6 +408,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     this.responseStarted = true;
     const sock = this.conn.socket;
     const status = head.status;
+    this.responseStatus = status;
     const h = head.headers;
     let extra = '';
     if (status === 101) {
@@ -403,7 +453,10 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   }
 
   sendTrailers(trailers: HeaderMap): void {
-    if (this.chunkedResponse && !this.noBody) this.conn.socket.write('0\r\n' + serializeHeaders(trailers) + '\r\n', 'latin1');
+    if (this.chunkedResponse && !this.noBody) {
+      const t = this.conn.trailersEnabled ? serializeHeaders(trailers) : '';
+      this.conn.socket.write('0\r\n' + t + '\r\n', 'latin1');
+    }
     this.finish();
   }
 
@@ -430,6 +483,10 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function onHeadersTimeout(c: H1ServerConnection): void {
+  c.headersTimedOut();
+}
 
 function uncork(sock: Socket): void {
   sock.uncork();

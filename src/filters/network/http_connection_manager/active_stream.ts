@@ -34,6 +34,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   /** Envoy response flags for the access log ('UF', 'NR', …). */
   responseFlags = '';
   responseCode = 0;
+  /** Last time bytes moved either way (stream_idle_timeout). */
+  lastActivityMs = this.startTimeMs;
 
   private route: Route | null = null;
   private responseChain: HeaderMutations[] | null = null;
@@ -78,6 +80,20 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (this.head.protocol === 'HTTP/2') st.downstream_rq_http2_total.inc();
     else st.downstream_rq_http1_total.inc();
     const head = this.head;
+    if (head.protocol === 'HTTP/1.0') {
+      if (!cfg.http1.acceptHttp10) return this.localReply('http10_rejected');
+      if (head.authority === '' && cfg.http1.defaultHostForHttp10 !== undefined) head.authority = cfg.http1.defaultHostForHttp10;
+    }
+    if (cfg.headersWithUnderscoresAction !== 'ALLOW' && this.underscores(head.headers)) return this.localReply('invalid_header_name');
+    if (cfg.pathWithEscapedSlashesAction === 'REJECT_REQUEST' || cfg.pathWithEscapedSlashesAction === 'UNESCAPE_AND_FORWARD') {
+      const q = head.path.indexOf('?');
+      const p = q === -1 ? head.path : head.path.slice(0, q);
+      if (/%(2f|5c)/i.test(p)) {
+        if (cfg.pathWithEscapedSlashesAction === 'REJECT_REQUEST') return this.localReply('escaped_slashes');
+        head.path = p.replace(/%2f/gi, '/').replace(/%5c/gi, '\\') + (q === -1 ? '' : head.path.slice(q));
+      }
+    }
+    if (cfg.stripPortMode !== 'none' || cfg.stripTrailingHostDot) head.authority = this.normalizeAuthority(head.authority);
     if (cfg.normalizePath || cfg.mergeSlashes) {
       const p = normalizePath(head.path, cfg.normalizePath, cfg.mergeSlashes);
       if (p === null) return this.localReply('downstream_protocol_error');
@@ -105,9 +121,44 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.routeTo(a, route);
   }
 
-  /** x-forwarded-for / -proto and x-request-id, as Envoy's HCM sets them. */
+  /** Envoy's headers_with_underscores_action: true when the request must be rejected. */
+  private underscores(h: HeaderMap): boolean {
+    const names = h.names;
+    for (let i = names.length - 1; i >= 0; i--) {
+      if (names[i].includes('_')) {
+        if (this.hcm.config.headersWithUnderscoresAction === 'REJECT_REQUEST') return true;
+        h.remove(names[i]);
+      }
+    }
+    return false;
+  }
+
+  /** strip_any_host_port / strip_matching_host_port / strip_trailing_host_dot. */
+  private normalizeAuthority(a: string): string {
+    const cfg = this.hcm.config;
+    let host = a;
+    let port = '';
+    const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(a);
+    if (m !== null) {
+      host = m[1];
+      port = m[2] ?? '';
+    }
+    if (cfg.stripTrailingHostDot && host.endsWith('.')) host = host.slice(0, -1);
+    if (port !== '') {
+      const strip = cfg.stripPortMode === 'any' || (cfg.stripPortMode === 'matching' && Number(port) === this.localPort);
+      if (!strip) return host + ':' + port;
+    }
+    return host;
+  }
+
+  /** x-forwarded-for / -proto / -port, x-request-id, via, XFCC, as Envoy's HCM sets them. */
   private sanitize(h: HeaderMap): void {
     const cfg = this.hcm.config;
+    // Plain-text connections carry no client certificate: every mode but ALWAYS_FORWARD_ONLY
+    // sanitises x-forwarded-client-cert (Envoy's forward_client_cert_details).
+    if (cfg.forwardClientCertDetails !== 'ALWAYS_FORWARD_ONLY' && cfg.forwardClientCertDetails !== 'FORWARD_ONLY') h.remove('x-forwarded-client-cert');
+    if (cfg.appendXForwardedPort && !h.has('x-forwarded-port')) h.set('x-forwarded-port', String(this.localPort));
+    if (cfg.via !== undefined) appendVia(h, cfg.via);
     if (cfg.useRemoteAddress) {
       if (!cfg.skipXffAppend) {
         const xff = h.get('x-forwarded-for');
@@ -217,6 +268,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   // ---- RequestBodySink (downstream → upstream)
   onRequestData(chunk: Buffer, endStream: boolean): void {
+    this.lastActivityMs = Date.now();
     if (endStream) this.requestDone = true;
     const up = this.upstream;
     if (up !== null) {
@@ -238,7 +290,14 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   }
 
   onDownstreamReset(_reason: ResetReason): void {
-    if (this.done) return;
+    if (this.done) {
+      // An upgraded tunnel outlives its HTTP exchange: tear down the upstream side too.
+      if (this.upgraded && this.upstream !== null) {
+        this.upstream.reset();
+        this.upstream = null;
+      }
+      return;
+    }
     this.hcm.stats.downstream_rq_rx_reset.inc();
     this.responseFlags = 'DC';
     if (this.upstream !== null) {
@@ -274,6 +333,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
     if (!this.hcm.suppressEnvoyHeaders) h.set('x-envoy-upstream-service-time', String(Date.now() - this.upstreamStart));
     this.addServerHeader(h);
+    this.lastActivityMs = Date.now();
     this.responseStarted = true;
     this.responseCode = status;
     if (this.hcm.draining) this.ds.closeAfterResponse();
@@ -283,6 +343,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   onResponseData(chunk: Buffer, endStream: boolean): void {
     if (this.done) return;
+    this.lastActivityMs = Date.now();
     if (!this.ds.sendData(chunk, endStream)) this.upstream?.pauseResponse();
     if (endStream) this.complete();
   }
@@ -336,6 +397,29 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     }
   }
 
+  get requestComplete(): boolean {
+    return this.requestDone;
+  }
+
+  /** A connection-manager timeout from the sweeper (timeouts.ts). */
+  onStreamTimeout(kind: 'stream_idle_timeout' | 'request_timeout' | 'max_stream_duration'): void {
+    if (this.done) return;
+    const st = this.hcm.stats;
+    if (kind === 'stream_idle_timeout') st.downstream_rq_idle_timeout.inc();
+    else if (kind === 'request_timeout') st.downstream_rq_timeout.inc();
+    if (this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
+    if (this.responseStarted) {
+      this.responseFlags = kind === 'stream_idle_timeout' ? 'SI' : '';
+      this.ds.reset();
+      this.finish();
+      return;
+    }
+    this.localReply(kind);
+  }
+
   onTimeout(): void {
     this.timer = null;
     if (this.done) return;
@@ -361,6 +445,11 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   // ---- responses
   private addServerHeader(h: HeaderMap): void {
     const cfg = this.hcm.config;
+    if (cfg.via !== undefined) appendVia(h, cfg.via);
+    if (cfg.alwaysSetRequestIdInResponse) {
+      const rid = this.head.headers.get('x-request-id');
+      if (rid !== undefined) h.set('x-request-id', rid);
+    }
     const mode = cfg.serverHeaderTransformation;
     if (mode === 'PASS_THROUGH') return;
     if (mode === 'APPEND_IF_ABSENT' && h.has('server')) return;
@@ -434,6 +523,11 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
 function onRouteTimeout(s: ActiveStream): void {
   s.onTimeout();
+}
+
+function appendVia(h: HeaderMap, via: string): void {
+  const v = h.get('via');
+  h.set('via', v === undefined ? via : v + ', ' + via);
 }
 
 function stripV4Mapped(a: string): string {

@@ -14,6 +14,7 @@ import { ActiveStream } from './active_stream';
 import type { RouterConfig } from '../../http/router/config';
 import type { HcmConfig } from './config';
 import { HcmStats } from './stats';
+import { StreamTimeouts } from './timeouts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -28,6 +29,7 @@ export class HcmRuntime {
   /** From the router filter's suppress_envoy_headers. */
   readonly suppressEnvoyHeaders: boolean;
   private readonly conns = new Set<HcmConnection>();
+  private readonly sweeper: StreamTimeouts;
   private table: RouteTable | null;
 
   constructor(
@@ -36,6 +38,7 @@ export class HcmRuntime {
     store: StatsStore,
   ) {
     this.stats = new HcmStats(store, config.statPrefix);
+    this.sweeper = new StreamTimeouts(config);
     this.table = config.routeTable ?? null;
     const router = config.httpFilters[config.httpFilters.length - 1]?.config as RouterConfig | undefined;
     this.suppressEnvoyHeaders = router?.suppressEnvoyHeaders ?? false;
@@ -90,6 +93,11 @@ export class HcmRuntime {
       maxHeaderBytes: cfg.maxRequestHeadersKb * 1024,
       scheme,
       idleTimeoutMs: cfg.idleTimeoutMs,
+      maxHeadersCount: cfg.maxHeadersCount,
+      requestHeadersTimeoutMs: cfg.requestHeadersTimeoutMs,
+      maxRequestsPerConnection: cfg.maxRequestsPerConnection,
+      allowAbsoluteUrl: cfg.http1.allowAbsoluteUrl,
+      enableTrailers: cfg.http1.enableTrailers,
       onRequest: (s: H1ServerStream) => this.onStream(s),
       onProtocolError: (status: number, reason: string) => {
         this.stats.downstream_cx_protocol_error.inc();
@@ -99,8 +107,19 @@ export class HcmRuntime {
     });
     this.conns.add(conn);
     if (this.draining) conn.drain();
+    this.limitDuration(conn);
     if (initial !== null && initial.length > 0) conn.feed(initial);
     socket.resume();
+  }
+
+  /** common_http_protocol_options.max_connection_duration: drain the connection when it is reached. */
+  private limitDuration(conn: HcmConnection): void {
+    const ms = this.config.maxConnectionDurationMs;
+    if (ms <= 0) return;
+    const t = setTimeout(() => {
+      if (this.conns.has(conn)) conn.drain();
+    }, ms);
+    t.unref();
   }
 
   private startH2(socket: Socket, initial: Buffer | null): void {
@@ -112,10 +131,13 @@ export class HcmRuntime {
     });
     this.conns.add(conn);
     if (this.draining) conn.drain();
+    this.limitDuration(conn);
   }
 
   private onStream(s: DownstreamStream): void {
-    new ActiveStream(this, s).start();
+    const as = new ActiveStream(this, s);
+    this.sweeper.add(as);
+    as.start();
   }
 
   private connClosed(c: HcmConnection): void {
@@ -124,8 +146,8 @@ export class HcmRuntime {
     this.stats.downstream_cx_destroy.inc();
   }
 
-  streamDone(_s: ActiveStream): void {
-    // Hook for access logging (telemetry issue).
+  streamDone(s: ActiveStream): void {
+    this.sweeper.delete(s);
   }
 
   /** Listener drain: HTTP/1.1 closes after the current response, HTTP/2 sends GOAWAY. */
