@@ -3,7 +3,9 @@
 import { loadBootstrapFile } from './config/bootstrap';
 import { ConfigError } from './config/issues';
 import { log } from './log';
-import { SwitchyardServer } from './server';
+import cluster from 'node:cluster';
+import { SwitchyardServer, type ServerOptions } from './server';
+import { runPrimary, runWorker } from './workers';
 import './filters/network/index';
 
 export interface ProxyOptions {
@@ -25,10 +27,17 @@ export async function runProxy(o: ProxyOptions): Promise<void> {
     }
     throw e;
   }
-  const server = new SwitchyardServer(bootstrap, {
+  const opts: ServerOptions = {
     drainTimeS: o.drainTimeS,
     commandLine: { config_path: o.configPath, drain_time_s: o.drainTimeS, concurrency: o.concurrency, log_level: o.logLevel, log_format: o.logFormat },
-  });
+  };
+  if (o.concurrency > 1) {
+    // Workers re-run this same command line; cluster.isWorker tells them apart.
+    if (cluster.isPrimary) await runPrimary(bootstrap, o.concurrency, opts);
+    else await runWorker(bootstrap, opts);
+    return;
+  }
+  const server = new SwitchyardServer(bootstrap, opts);
   const stop = (sig: string) => {
     void server.shutdown(sig).then(() => process.exit(0));
   };

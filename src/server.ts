@@ -12,6 +12,8 @@ import './upstream/h2_pool';
 export interface ServerOptions {
   drainTimeS: number;
   commandLine: Record<string, unknown>;
+  /** False in worker processes: with --concurrency > 1 the primary serves the admin API. */
+  admin?: boolean;
 }
 
 export class SwitchyardServer implements AdminHost {
@@ -32,7 +34,7 @@ export class SwitchyardServer implements AdminHost {
   async start(): Promise<void> {
     this.st = 'INITIALIZING';
     for (const c of this.bootstrap.clusters) this.clusterManager.addOrUpdate(c);
-    if (this.bootstrap.admin) {
+    if (this.bootstrap.admin && this.opts.admin !== false) {
       this.admin = await startAdmin(this, { address: this.bootstrap.admin.address.address, port: this.bootstrap.admin.address.port });
       log.info('admin up', { address: `${this.bootstrap.admin.address.address}:${this.admin.port}` });
     }

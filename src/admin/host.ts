@@ -40,4 +40,6 @@ export interface AdminHost {
   quit(): void;
   setLogLevel(level: Level): void;
   commandLineOptions(): Record<string, unknown>;
+  /** Called before each admin request; with --concurrency > 1 it gathers the workers' stats. */
+  refresh?(): Promise<void>;
 }

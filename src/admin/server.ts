@@ -187,11 +187,12 @@ function respond(res: http.ServerResponse, r: Reply): void {
   res.end(body);
 }
 
-function onRequest(host: AdminHost, req: http.IncomingMessage, res: http.ServerResponse): void {
+async function onRequest(host: AdminHost, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   // Bodies are not used by any endpoint; drain so keep-alive connections stay usable.
   req.resume();
   let reply: Reply;
   try {
+    if (host.refresh) await host.refresh();
     const url = new URL(req.url ?? '/', 'http://admin');
     reply = dispatch(host, req.method ?? 'GET', url);
   } catch (e) {
@@ -209,7 +210,7 @@ export interface AdminServer {
 
 /** Starts the admin server; resolves once it listens (port is the real one when 0 was asked). */
 export function startAdmin(host: AdminHost, address: { address: string; port: number }): Promise<AdminServer> {
-  const server = http.createServer((req, res) => onRequest(host, req, res));
+  const server = http.createServer((req, res) => void onRequest(host, req, res));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.address, () => {
