@@ -5,7 +5,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route.proto
 import { ConfigIssues, join } from '../config/issues';
 import type { Canon } from '../xds/proto/canonical';
-import { onlyFields, readBool, readEnum, readList, readMessage, readNumber, readString, requireField } from '../xds/resources/fields';
+import { NOT_SUPPORTED, onlyFields, readBool, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField } from '../xds/resources/fields';
 import {
   HEADER_MUTATION_FIELDS, decodeDirectResponse, decodeHeaderMutations, decodeRedirectAction, decodeRouteAction,
 } from './decode_action';
@@ -64,6 +64,7 @@ function decodeVirtualHost(canon: Canon, path: string, issues: ConfigIssues, max
   // and request_mirror_policies are not implemented.
   onlyFields(canon, path, issues, ['name', 'domains', 'routes', 'require_tls', 'retry_policy', 'metadata', ...HEADER_MUTATION_FIELDS]);
   requireField(canon, 'name', path, issues);
+  rejectFieldYet(canon, 'retry_policy', path, issues);
   readEnum(canon, 'require_tls', path, issues, 'NONE', ['NONE']);
   const domainsRaw = readList(canon, 'domains');
   if (domainsRaw.length === 0) issues.add(join(path, 'domains'), 'must have at least one domain');

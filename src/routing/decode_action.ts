@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { ConfigIssues, join } from '../config/issues';
 import type { Canon } from '../xds/proto/canonical';
 import {
-  onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, requireField,
+  NOT_SUPPORTED, onlyFields, rejectField, rejectFieldYet, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, requireField,
 } from '../xds/resources/fields';
 import { decodeRegexMatcher, headerName, oneOf } from './decode_match';
 import { parseHeaderFormat } from './header_format';
@@ -150,6 +150,9 @@ export function decodeRouteAction(canon: Canon, path: string, issues: ConfigIssu
     'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header', 'timeout', 'idle_timeout',
     'retry_policy', 'hash_policy', 'max_stream_duration', 'upgrade_configs',
   ]);
+  // Retries and per-route stream durations come with the resilience issue; until then a
+  // route asking for them is rejected rather than served without them.
+  for (const f of ['retry_policy', 'max_stream_duration']) rejectFieldYet(canon, f, path, issues);
   const kind = oneOf(canon, ['cluster', 'cluster_header', 'weighted_clusters', 'cluster_specifier_plugin', 'inline_cluster_specifier_plugin'], path, issues, true);
   let cs: ClusterSpecifier = { t: 'cluster', cluster: '' };
   if (kind === 'cluster') {

@@ -228,8 +228,10 @@ describe('HTTP/1.1 proxying', () => {
     } finally {
       peak = sampler.stop();
     }
+    // Calibration: a plain node:http pipe proxy (req.pipe/res.pipe) peaks around +40 MB here,
+    // from garbage not yet collected; a proxy that holds a whole 100 MB body goes past +100 MB.
     const growth = peak - baseline;
-    assert.ok(growth < 50 * MB, `proxy RSS grew by ${(growth / MB).toFixed(1)} MB while streaming 100 MB (must stay well below)`);
+    assert.ok(growth < 70 * MB, `proxy RSS grew by ${(growth / MB).toFixed(1)} MB while streaming 100 MB (must stay well below)`);
   });
 
   test('a slow reader does not make the proxy buffer the whole response', async () => {

@@ -48,7 +48,7 @@ test('the good fixture decodes to the domain types', () => {
 
   const [http, tcp] = b.listeners;
   assert.equal(http.listenerFiltersTimeoutMs, 2000);
-  assert.deepEqual(http.listenerFilters.map((f) => f.name), ['envoy.filters.listener.http_inspector']);
+  assert.deepEqual(http.listenerFilters, []);
   assert.equal(http.filterChains[0].filters[0].typeUrl,
     'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
   assert.ok(http.filterChains[0].filters[0].config);
@@ -74,8 +74,8 @@ test('the good fixture decodes to the domain types', () => {
   const [web, db] = b.clusters;
   assert.equal(web.type, 'STATIC');
   assert.equal(web.connectTimeoutMs, 250);
-  assert.equal(web.lbPolicy, 'RING_HASH');
-  assert.deepEqual(web.lbConfig, { minimum_ring_size: 1024 });
+  assert.equal(web.lbPolicy, 'ROUND_ROBIN');
+  assert.equal(web.lbConfig, undefined);
   assert.equal(web.upstreamProtocol, 'http2');
   assert.equal(web.upstreamIdleTimeoutMs, 30000);
   assert.equal(web.maxRequestsPerConnection, 100);
@@ -158,10 +158,19 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
   const errs = (extra: object) => issuesOf(() => decodeBootstrap(cluster(extra), 't'));
   const p = 'static_resources.clusters[0]';
 
-  assert.equal(one({ type: 'EDS', eds_cluster_config: { service_name: 's' } }).type, 'EDS');
-  assert.equal(one({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }).lbPolicy, 'CLUSTER_PROVIDED');
+  // Named and rejected until their issues land (xDS, interception, load balancing).
+  assert.deepEqual(errs({ type: 'EDS', eds_cluster_config: { service_name: 's' } }), [`${p}.type: EDS is not supported by switchyard yet`]);
+  assert.deepEqual(errs({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }), [
+    `${p}.lb_policy: CLUSTER_PROVIDED is not supported by switchyard yet (implemented: ROUND_ROBIN)`,
+    `${p}.type: ORIGINAL_DST is not supported by switchyard yet`,
+  ]);
+  assert.deepEqual(errs({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: 1024 } }), [
+    `${p}.lb_policy: RING_HASH is not supported by switchyard yet (implemented: ROUND_ROBIN)`,
+    `${p}.ring_hash_lb_config: not supported by switchyard yet`,
+  ]);
   assert.deepEqual(errs({ type: 'ORIGINAL_DST' }), [
     `${p}.lb_policy: ROUND_ROBIN is not valid for cluster type ORIGINAL_DST; only CLUSTER_PROVIDED is allowed`,
+    `${p}.type: ORIGINAL_DST is not supported by switchyard yet`,
   ]);
   assert.deepEqual(errs({ type: 'LOGICAL_DNS', load_assignment: endpoints(['a.test', 1], ['b.test', 2]) }), [
     `${p}.load_assignment: LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint`,
@@ -197,17 +206,20 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
 });
 
 test('listener rules: filters by registry, listener filters, transport socket, tcp_proxy fields', () => {
-  const l = decodeBootstrap(tcpListener({}, {
+  const p = 'static_resources.listeners[0]';
+  // Listener filters, use_original_dst and TPROXY are named and rejected until the
+  // interception issue gives them a runtime.
+  assert.deepEqual(issuesOf(() => decodeBootstrap(tcpListener({}, {
     listener_filters: [{ name: 'od', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
     use_original_dst: true,
-  }), 't').listeners[0];
-  assert.equal(l.useOriginalDst, true);
-  assert.deepEqual(l.listenerFilters, [{
-    name: 'od', typeUrl: 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst', config: {},
-  }]);
-  assert.equal(l.filterChains[0].transportSocket, undefined);
+    transparent: true,
+  }), 't')), [
+    `${p}.listener_filters: not supported by switchyard yet`,
+    `${p}.use_original_dst: true is not supported by switchyard yet`,
+    `${p}.transparent: true is not supported by switchyard yet`,
+  ]);
+  assert.equal(decodeBootstrap(tcpListener({}), 't').listeners[0].filterChains[0].transportSocket, undefined);
 
-  const p = 'static_resources.listeners[0]';
   assert.deepEqual(issuesOf(() => decodeBootstrap(tcpListener({ access_log: [], downstream_idle_timeout: '1s' }), 't')), [
     `${p}.filter_chains[0].filters[0].typed_config.downstream_idle_timeout: not supported by switchyard`,
   ]);
@@ -221,6 +233,7 @@ test('listener rules: filters by registry, listener filters, transport socket, t
     bind_to_port: false,
   }), 't')), [
     `${p}.bind_to_port: not supported by switchyard`,
+    `${p}.listener_filters: not supported by switchyard yet`,
     `${p}.listener_filters[0].typed_config.enable_ja3_fingerprinting: not supported by switchyard`,
   ]);
   assert.deepEqual(issuesOf(() => decodeBootstrap({ static_resources: { listeners: [{ name: 'l', ...socket('0.0.0.0', 1) }] } }, 't')), [

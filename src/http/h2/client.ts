@@ -2,7 +2,7 @@
 // streams. The pool (src/upstream/h2_pool.ts) decides which session a request goes to;
 // this module turns the session and its streams into the codec-neutral interfaces.
 import * as http2 from 'node:http2';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { UpstreamResponseSink } from '../stream';
 import { H2UpstreamStream } from './client_stream';
 
@@ -28,6 +28,7 @@ const CONNECTION_WINDOW = 16 * 1024 * 1024;
 export class H2ClientSession {
   st: SessionState = 'connecting';
   readonly session: http2.ClientHttp2Session;
+  private socket: Socket | null = null;
   /** Streams open on this session. */
   streams = 0;
   /** Streams ever opened (max_requests_per_connection). */
@@ -46,7 +47,7 @@ export class H2ClientSession {
   ) {
     const authority = ip.includes(':') ? `http://[${ip}]:${port}` : `http://${ip}:${port}`;
     const s = http2.connect(authority, {
-      createConnection: () => connect({ host: ip, port, noDelay: true }),
+      createConnection: () => (this.socket = connect({ host: ip, port, noDelay: true })),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       maxSessionMemory: 64,
     });
@@ -64,7 +65,7 @@ export class H2ClientSession {
   }
 
   get bytesReceived(): number {
-    return this.session.socket?.bytesRead ?? 0;
+    return this.socket?.bytesRead ?? 0;
   }
 
   /** Opens a stream for the router; the request goes out at sendHeaders(). */
@@ -80,7 +81,7 @@ export class H2ClientSession {
   streamDone(): void {
     this.streams--;
     if (this.streams === 0) {
-      if (this.st === 'draining') this.session.close();
+      if (this.st === 'draining') this.closeNow();
       else if (this.st === 'ready' && this.idleTimeoutMs > 0) {
         this.idleTimer = setTimeout(onIdle, this.idleTimeoutMs, this);
         this.idleTimer.unref();
@@ -115,7 +116,17 @@ export class H2ClientSession {
     this.st = 'draining';
     if (wasConnecting) return;
     this.owner.onDraining(this);
-    if (this.streams === 0 && !this.session.closed) this.session.close();
+    if (this.streams === 0) this.closeNow();
+  }
+
+  /**
+   * A draining session with no streams left. node:http2's graceful close only half-closes
+   * the socket and waits for the peer to close its side, which a server that sent GOAWAY
+   * may never do; nothing is in flight, so the socket is closed outright.
+   */
+  private closeNow(): void {
+    if (!this.session.destroyed) this.session.destroy();
+    this.socket?.destroy();
   }
 
   private onError(e: Error): void {
@@ -155,7 +166,7 @@ export class H2ClientSession {
 
   destroy(): void {
     if (this.st === 'closed' && this.session.destroyed) return;
-    this.session.destroy();
+    this.closeNow();
   }
 
   private clearConnectTimer(): void {

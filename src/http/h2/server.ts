@@ -169,6 +169,10 @@ class Conn implements H2ServerConnection {
     }
   }
 
+  get sessionGone(): boolean {
+    return this.session === null || this.session.destroyed;
+  }
+
   /** Called by a stream when it is closed (both ways, or reset). */
   streamClosed(): void {
     this.streams--;

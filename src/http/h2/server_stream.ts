@@ -10,6 +10,8 @@ import { fromRawHeaders, toH2Headers, trailersToH2, type H2HeaderObject } from '
 export interface H2StreamOwner {
   readonly socket: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number };
   streamClosed(): void;
+  /** The session was destroyed (socket loss, protocol error), not just this stream. */
+  readonly sessionGone: boolean;
 }
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
@@ -171,8 +173,7 @@ export class H2ServerStream implements DownstreamStream {
     this.sink = null;
     // A RST_STREAM from the client is a remote reset; streams of a session that was torn
     // down (socket loss, protocol error) end with the connection.
-    const session = this.stream.session;
-    const sessionGone = session === undefined || session.destroyed;
+    const sessionGone = this.conn.sessionGone;
     sink?.onDownstreamReset(sessionGone ? 'connection_termination' : 'remote_reset');
   }
 }

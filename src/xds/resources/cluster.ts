@@ -5,7 +5,7 @@ import type { ClusterConfig, DiscoveryType, EndpointConfig, HealthStatus, Locali
 import { Canon, typeName } from '../proto/canonical';
 import { decodeAddress, requireIp } from './address';
 import {
-  onlyFields, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, requireField,
+  NOT_SUPPORTED, onlyFields, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from './fields';
 
 const CLUSTER_FIELDS = [
@@ -16,6 +16,7 @@ const CLUSTER_FIELDS = [
 ];
 
 const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
+const IMPLEMENTED_LB: readonly string[] = ['ROUND_ROBIN'];
 const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'] as const;
 const DNS_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -37,6 +38,11 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   if (type !== 'ORIGINAL_DST' && lbPolicy === 'CLUSTER_PROVIDED') {
     issues.add(join(path, 'lb_policy'), 'CLUSTER_PROVIDED is only valid with cluster type ORIGINAL_DST');
   }
+  // What the runtime implements today; the rest are Envoy values we name and reject
+  // rather than silently balance differently (load balancing, EDS and interception issues).
+  if (!IMPLEMENTED_LB.includes(lbPolicy)) issues.add(join(path, 'lb_policy'), `${lbPolicy} is ${NOT_SUPPORTED} yet (implemented: ${IMPLEMENTED_LB.join(', ')})`);
+  for (const f of ['ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config']) rejectFieldYet(canon, f, path, issues);
+  if (type === 'EDS' || type === 'ORIGINAL_DST') issues.add(join(path, 'type'), `${type} is ${NOT_SUPPORTED} yet`);
   const localities = decodeLoadAssignment(canon, type, path, issues);
   if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
   const proto = decodeProtocolOptions(canon, path, issues);

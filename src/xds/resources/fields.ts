@@ -26,6 +26,11 @@ export function rejectField(canon: Canon | undefined, field: string, path: strin
   if (canon && canon[field] !== undefined) issues.add(join(path, field), why ? `${NOT_SUPPORTED}: ${why}` : NOT_SUPPORTED);
 }
 
+/** For an Envoy field a later issue will implement: `<path>.<field>: not supported by switchyard yet`. */
+export function rejectFieldYet(canon: Canon | undefined, field: string, path: string, issues: ConfigIssues): void {
+  if (canon && canon[field] !== undefined) issues.add(join(path, field), `${NOT_SUPPORTED} yet`);
+}
+
 /** Reports `<path>.<field>: is required` when absent; returns whether present. */
 export function requireField(canon: Canon | undefined, field: string, path: string, issues: ConfigIssues): boolean {
   if (canon && canon[field] !== undefined) return true;

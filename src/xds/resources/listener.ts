@@ -6,7 +6,7 @@ import type { Canon } from '../proto/canonical';
 import { decodeAddress, decodeCidr, requireIp } from './address';
 import { decodeFilterEntry } from './extension';
 import {
-  onlyFields, readBool, readDurationMs, readList, readMessage, readNumber, readString, requireField,
+  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readList, readMessage, readNumber, readString, requireField,
 } from './fields';
 
 const LISTENER_FIELDS = [
@@ -33,6 +33,11 @@ export function decodeListener(canon: Canon, path: string, issues: ConfigIssues)
   if (!filterChains.length && !defaultFilterChain) issues.add(join(path, 'filter_chains'), 'no filter chains specified');
   checkDuplicateMatches(filterChains, join(path, 'filter_chains'), issues);
 
+  // The listener filters, original-destination handoff and TPROXY come with the
+  // interception issue: name them and reject them until the runtime acts on them.
+  if (readList(canon, 'listener_filters').length > 0) issues.add(join(path, 'listener_filters'), `${NOT_SUPPORTED} yet`);
+  if (canon.use_original_dst === true) issues.add(join(path, 'use_original_dst'), `true is ${NOT_SUPPORTED} yet`);
+  if (canon.transparent === true) issues.add(join(path, 'transparent'), `true is ${NOT_SUPPORTED} yet`);
   const listenerFilters: NetworkFilterConfig[] = [];
   readList(canon, 'listener_filters').forEach((lf: Canon, i: number) => {
     const p = join(join(path, 'listener_filters'), i);
@@ -87,7 +92,11 @@ function decodeTransportSocket(ts: Canon | undefined, path: string, issues: Conf
   }
   const url = String(tc['@type']);
   if (url.endsWith('/' + RAW_BUFFER.split('/')[1])) return undefined;
-  if (url.endsWith('/' + DOWNSTREAM_TLS.split('/')[1])) return ts;
+  // TLS termination comes with the mTLS issue.
+  if (url.endsWith('/' + DOWNSTREAM_TLS.split('/')[1])) {
+    issues.add(join(path, 'typed_config'), `DownstreamTlsContext is ${NOT_SUPPORTED} yet`);
+    return undefined;
+  }
   issues.add(join(path, 'typed_config'), `unsupported typed_config @type "${url}"`);
   return undefined;
 }

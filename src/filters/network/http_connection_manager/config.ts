@@ -8,7 +8,7 @@ import type { RouteTable } from '../../../routing/types';
 import { type Canon, typeName } from '../../../xds/proto/canonical';
 import { decodeTypedConfig } from '../../../xds/resources/extension';
 import {
-  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, requireField,
+  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from '../../../xds/resources/fields';
 import { ROUTER_NAME, ROUTER_TYPE_URL } from '../../http/router/config';
 import { registerExtension } from '../../registry';
@@ -154,6 +154,10 @@ export function decodeHcm(canon: Canon, path: string, issues: ConfigIssues): Hcm
   const sc = readMessage(canon, 'set_current_client_cert_details');
   onlyFields(sc, join(path, 'set_current_client_cert_details'), issues, ['subject', 'cert', 'chain', 'dns', 'uri']);
 
+  // Access logging comes with the telemetry issue; proxying 100-continue is not implemented
+  // (the connection manager answers it itself, Envoy's default).
+  rejectFieldYet(canon, 'access_log', path, issues);
+  if (canon.proxy_100_continue === true) issues.add(join(path, 'proxy_100_continue'), `true is ${NOT_SUPPORTED} yet`);
   if (canon.strip_any_host_port === true && canon.strip_matching_host_port === true) {
     issues.add(path, 'only one of strip_any_host_port, strip_matching_host_port may be set');
   }
