@@ -10,7 +10,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startH2ServerConnection, type H2ServerConnection } from '../../src/http/h2/server';
+import { startH2ServerConnection, type H2ServerConfig, type H2ServerConnection } from '../../src/http/h2/server';
 import { HeaderMap } from '../../src/http/headers';
 import type { DownstreamStream, RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../../src/http/stream';
 import { StatsStore } from '../../src/telemetry/stats';
@@ -70,14 +70,14 @@ class Seen {
 }
 
 /** A net server whose sockets go to the codec; `sniff` hands over the first bytes as `initial`. */
-async function codecServer(onStream: (seen: Seen) => void, sniff = false) {
+async function codecServer(onStream: (seen: Seen) => void, sniff = false, config: H2ServerConfig = { maxRequestHeadersKb: 60 }) {
   const conns: H2ServerConnection[] = [];
   let closed = 0;
   const srv = net.createServer({ allowHalfOpen: true }, (sock) => {
     const go = (initial: Buffer | null) =>
       conns.push(
         startH2ServerConnection(sock, initial, {
-          config: { maxRequestHeadersKb: 60 },
+          config,
           onStream: (s) => onStream(new Seen(s)),
           onClose: () => closed++,
         }),
@@ -302,6 +302,31 @@ describe('downstream HTTP/2 codec', () => {
     assert.ok(h5, 'stream 5 (valid) is answered on the same connection');
   });
 
+  test('http2_protocol_options and idle_timeout from the HCM config', async () => {
+    const srv = await codecServer(echo, false, {
+      maxRequestHeadersKb: 4,
+      idleTimeoutMs: 50,
+      http2ProtocolOptions: { max_concurrent_streams: 7, initial_stream_window_size: 100_000 },
+    });
+    const client = http2.connect(srv.url);
+    cleanups.push(() => client.destroy());
+    const [settings] = (await once(client, 'remoteSettings')) as [http2.Settings];
+    assert.equal(settings.maxConcurrentStreams, 7);
+    assert.equal(settings.initialWindowSize, 100_000);
+    assert.equal(settings.maxHeaderListSize, 4 * 1024);
+    // Headers past max_request_headers_kb: the stream is refused, never answered.
+    const big = client.request({ ':path': '/big', 'x-big': 'x'.repeat(8 * 1024) });
+    big.on('error', () => {});
+    big.on('response', () => assert.fail('an oversized request must not be answered'));
+    await new Promise((r2) => big.on('close', r2));
+    assert.notEqual(big.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    const r = await h2Request(client, { ':path': '/small' });
+    assert.equal(r.headers[':status'], 201);
+    // No stream for idle_timeout: GOAWAY, then the connection closes.
+    await once(client, 'goaway');
+    while (srv.closedCount() === 0) await new Promise((r2) => setTimeout(r2, 10));
+  });
+
   test('drain(): GOAWAY, the open stream still completes, then the connection closes', async () => {
     let pending: Seen | undefined;
     const srv = await codecServer((s) => (pending = s));
@@ -375,10 +400,10 @@ class Exchange implements UpstreamResponseSink {
   onUpstreamDrain(): void {}
 }
 
-async function backend(handler: (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void) {
+async function backend(handler: (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void, settings?: http2.Settings) {
   let connections = 0;
   const sessions: http2.ServerHttp2Session[] = [];
-  const srv = http2.createServer();
+  const srv = http2.createServer({ settings });
   srv.on('connection', () => connections++);
   srv.on('session', (s) => sessions.push(s));
   srv.on('stream', (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => {
@@ -463,6 +488,38 @@ describe('upstream HTTP/2 pool', () => {
     assert.equal(p.newStream(y, y), null);
     await y.done;
     assert.equal(b.connections(), 1);
+  });
+
+  test("a second session opens when the first is at the peer's max_concurrent_streams", async () => {
+    let open = 0;
+    let release!: () => void;
+    const four = new Promise<void>((r) => (release = r));
+    const b = await backend(
+      (s, h) => {
+        s.resume();
+        if (h[':path'] === '/warm') {
+          s.respond({ ':status': 200 });
+          return s.end();
+        }
+        // Answer only once four streams are open at the same time: more than one session allows.
+        if (++open === 4) release();
+        void four.then(() => {
+          s.respond({ ':status': 200 });
+          s.end('held');
+        });
+      },
+      { maxConcurrentStreams: 2 },
+    );
+    const { p, stats } = pool(b.port);
+    const warm = new Exchange('/warm', null);
+    p.newStream(warm, warm);
+    await warm.done; // the peer's SETTINGS (limit 2) are known from here on
+    const xs = Array.from({ length: 4 }, (_, i) => new Exchange(`/h${i}`, null));
+    for (const x of xs) p.newStream(x, x);
+    await Promise.all(xs.map((x) => x.done));
+    for (const x of xs) assert.equal(Buffer.concat(x.body).toString(), 'held');
+    assert.equal(b.connections(), 2);
+    assert.equal(stats.upstream_cx_total.value, 2);
   });
 
   test('connect failure fails every waiting request', async () => {

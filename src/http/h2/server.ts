@@ -209,7 +209,6 @@ class Conn implements H2ServerConnection {
   }
 }
 
-export type { Conn as H2ServerConn };
 
 function idleExpired(c: Conn): void {
   c.drain();

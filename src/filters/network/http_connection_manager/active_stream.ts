@@ -496,6 +496,12 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   private complete(): void {
     if (this.done) return;
+    // The upstream answered before the request body was all sent: that request can't be
+    // finished any more, so release its upstream stream (an HTTP/2 slot, an HTTP/1.1 socket).
+    if (!this.requestDone && !this.upgraded && this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
     const code = this.responseCode;
     this.hcm.stats.status(code);
     this.hcm.stats.downstream_rq_completed.inc();

@@ -59,14 +59,22 @@ export class HcmRuntime {
 
   /** Takes over an accepted socket; `initial` holds bytes a listener filter already read. */
   onConnection(socket: Socket, initial: Buffer | null, scheme: 'http' | 'https' = 'http'): void {
-    this.stats.downstream_cx_total.inc();
-    this.stats.downstream_cx_active.inc();
+    const st = this.stats;
+    st.downstream_cx_total.inc();
+    st.downstream_cx_active.inc();
+    socket.once('close', () => {
+      st.downstream_cx_active.dec();
+      st.downstream_cx_destroy.inc();
+    });
     const codec = this.config.codecType;
     if (codec === 'HTTP2') return this.startH2(socket, initial);
     if (codec === 'HTTP1') return this.startH1(socket, initial, scheme);
     // AUTO: HTTP/2 with prior knowledge starts with the connection preface (RFC 9113 §3.4).
     if (initial !== null && initial.length > 0) return this.sniff(socket, initial, scheme);
+    // A client that closes before sending a byte must not leave a half-open socket behind.
+    socket.once('end', destroySocket);
     socket.once('data', (d: Buffer) => {
+      socket.off('end', destroySocket);
       socket.pause();
       this.sniff(socket, d, scheme);
     });
@@ -77,7 +85,11 @@ export class HcmRuntime {
     if (data.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
       if (n < H2_PREFACE.length) {
         // Too few bytes to decide yet.
-        socket.once('data', (more: Buffer) => this.sniff(socket, Buffer.concat([data, more]), scheme));
+        socket.once('end', destroySocket);
+        socket.once('data', (more: Buffer) => {
+          socket.off('end', destroySocket);
+          this.sniff(socket, Buffer.concat([data, more]), scheme);
+        });
         socket.resume();
         return;
       }
@@ -141,9 +153,7 @@ export class HcmRuntime {
   }
 
   private connClosed(c: HcmConnection): void {
-    if (!this.conns.delete(c)) return;
-    this.stats.downstream_cx_active.dec();
-    this.stats.downstream_cx_destroy.inc();
+    this.conns.delete(c);
   }
 
   streamDone(s: ActiveStream): void {
@@ -159,4 +169,8 @@ export class HcmRuntime {
   closeAll(): void {
     for (const c of this.conns) c.close();
   }
+}
+
+function destroySocket(this: Socket): void {
+  this.destroy();
 }
