@@ -4,7 +4,7 @@
 # and changes nothing when everything is already installed.
 set -euo pipefail
 
-PACKAGES=(curl nghttp2-client openssl iptables iproute2 nftables python3-grpcio ca-certificates)
+PACKAGES=(curl nghttp2-client openssl iptables iproute2 nftables python3-grpcio python3-prometheus-client ca-certificates)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: dpkg-query not found: this script installs Debian packages (${PACKAGES[*]}); install their equivalents by hand" >&2

@@ -64,7 +64,13 @@ if (files.length === 0) {
 }
 const buildStatus = build();
 
-const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=1', ...files.map((f) => path.relative(ROOT, f))];
+// --test-timeout: a hung test fails (10 min each) instead of using up CI's time;
+// --test-force-exit: a file whose tests are done exits even if something left a handle open.
+const nodeArgs = [
+  '--import', 'tsx',
+  '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-force-exit',
+  ...files.map((f) => path.relative(ROOT, f)),
+];
 const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {

@@ -70,10 +70,6 @@ http2_protocol_options:
   max_concurrent_streams: 100
 upgrade_configs:
   - upgrade_type: websocket
-access_log:
-  - name: envoy.access_loggers.stdout
-    typed_config:
-      "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
 route_config:
   name: local_route
   virtual_hosts:
@@ -126,7 +122,7 @@ describe('http_connection_manager config', () => {
     assert.equal(cfg.http1.acceptHttp10, true);
     assert.equal(cfg.http2ProtocolOptions?.max_concurrent_streams, 100);
     assert.deepEqual(cfg.upgradeConfigs, [{ upgradeType: 'websocket', enabled: true }]);
-    assert.equal(cfg.accessLog.length, 1);
+    assert.deepEqual(cfg.accessLog, []);
 
     assert.equal(cfg.httpFilters.length, 1);
     assert.equal(cfg.httpFilters[0].name, 'envoy.filters.http.router');
@@ -179,6 +175,11 @@ codec_type: HTTP3
 rds: { route_config_name: r, config_source: { ads: {} } }
 tracing: {}
 local_reply_config: {}
+proxy_100_continue: true
+access_log:
+  - name: envoy.access_loggers.stdout
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog
 http_filters:${ROUTER}
   - name: envoy.filters.http.cors
     typed_config:
@@ -186,6 +187,8 @@ http_filters:${ROUTER}
       dynamic_stats: false
 `);
     assert.deepEqual(issues.sort(), [
+      'typed_config.access_log: not supported by switchyard yet',
+      'typed_config.proxy_100_continue: true is not supported by switchyard yet',
       'typed_config.codec_type: "HTTP3" not supported by switchyard',
       'typed_config.http_filters: envoy.filters.http.router must be the last HTTP filter (found "envoy.filters.http.router" before other filters)',
       'typed_config.http_filters[1].typed_config.dynamic_stats: not supported by switchyard',
