@@ -36,6 +36,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   responseCode = 0;
   /** Last time bytes moved either way (stream_idle_timeout). */
   lastActivityMs = this.startTimeMs;
+  /** The stream idle timeout in force: the route's idle_timeout, else the connection manager's. */
+  idleTimeoutMs: number;
 
   private route: Route | null = null;
   private responseChain: HeaderMutations[] | null = null;
@@ -56,6 +58,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private retriedReset = false;
   private upstreamStart = 0;
   private upgraded = false;
+  private autoHostRewrite = false;
 
   constructor(
     private readonly hcm: HcmRuntime,
@@ -64,6 +67,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.head = ds.head;
     this.requestDone = ds.requestEnded;
     this.headersOnly = ds.requestEnded;
+    this.idleTimeoutMs = hcm.config.streamIdleTimeoutMs;
     this.remoteAddress = ds.remoteAddress;
     this.remotePort = ds.remotePort;
     this.localAddress = ds.localAddress;
@@ -209,6 +213,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       if (v !== undefined) head.authority = v;
     }
     if (requestChain.length > 0) applyRequestMutations(head.headers, requestChain, this);
+    if (a.idleTimeoutMs !== undefined) this.idleTimeoutMs = a.idleTimeoutMs;
+    this.autoHostRewrite = a.autoHostRewrite;
     const timeout = a.timeoutMs;
     if (timeout > 0) this.timer = setTimeout(onRouteTimeout, timeout, this);
     this.pickAndConnect();
@@ -230,6 +236,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     }
     this.host = host;
     this.upstreamAddress = host.key;
+    // auto_host_rewrite: Host becomes the chosen upstream's hostname (DNS clusters, or an endpoint's hostname).
+    if (this.autoHostRewrite && host.hostname !== '') this.head.authority = host.hostname;
     cluster.stats.upstream_rq_total.inc();
     cluster.stats.upstream_rq_active.inc();
     host.stats.rq_total++;

@@ -8,16 +8,19 @@ import type { HcmConfig } from './config';
 export class StreamTimeouts {
   private readonly streams = new Set<ActiveStream>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly idleMs: number;
   private readonly requestMs: number;
   private readonly durationMs: number;
   private readonly period: number;
 
   constructor(cfg: HcmConfig) {
-    this.idleMs = cfg.streamIdleTimeoutMs;
     this.requestMs = cfg.requestTimeoutMs;
     this.durationMs = cfg.maxStreamDurationMs;
-    const shortest = Math.min(...[this.idleMs, this.requestMs, this.durationMs].filter((x) => x > 0), Infinity);
+    // Routes may set their own (shorter) idle_timeout.
+    const routeIdle: number[] = [];
+    for (const vh of cfg.routeTable?.virtualHosts ?? []) {
+      for (const r of vh.routes) if (r.action.t === 'route' && r.action.idleTimeoutMs) routeIdle.push(r.action.idleTimeoutMs);
+    }
+    const shortest = Math.min(...[cfg.streamIdleTimeoutMs, this.requestMs, this.durationMs, ...routeIdle].filter((x) => x > 0), Infinity);
     // Fire at a quarter of the shortest timeout, between 25 ms and 1 s: the error on when a
     // timeout fires stays under 25% (or 1 s) without a timer per request.
     this.period = shortest === Infinity ? 0 : Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
@@ -46,7 +49,7 @@ export class StreamTimeouts {
     for (const s of this.streams) {
       if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
       else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
-      else if (this.idleMs > 0 && now - s.lastActivityMs >= this.idleMs) s.onStreamTimeout('stream_idle_timeout');
+      else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
     }
   }
 }
