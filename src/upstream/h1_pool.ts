@@ -2,6 +2,7 @@
 // LIFO (the warmest first); requests wait in FIFO order for a connection when none is idle.
 import type { UpstreamResponseSink } from '../http/stream';
 import { H1ClientConnection, type H1ClientOwner } from '../http/h1/client';
+import { IdleSweeper } from '../util/idle_sweeper';
 import type { ClusterStats } from './cluster_stats';
 import type { Host } from './host';
 import type { ConnectionPool, PoolClient, PoolRequest } from './pool';
@@ -37,12 +38,15 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   private connecting = 0;
   private draining = false;
   activeStreams = 0;
+  private readonly idleSweeper: IdleSweeper;
 
   constructor(
     readonly host: Host,
     private readonly settings: PoolSettings,
     private readonly stats: ClusterStats,
-  ) {}
+  ) {
+    this.idleSweeper = new IdleSweeper(settings.idleTimeoutMs);
+  }
 
   newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
     const c = this.idle.pop();
@@ -71,8 +75,9 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   }
 
   private open(): void {
-    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs);
+    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this);
     this.all.add(c);
+    this.idleSweeper.add(c);
     this.connecting++;
     this.stats.upstream_cx_total.inc();
     this.stats.upstream_cx_http1_total.inc();
@@ -103,6 +108,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   }
 
   onConnectFailed(c: H1ClientConnection, reason: string): void {
+    this.idleSweeper.delete(c);
     if (!this.all.delete(c)) return;
     this.connecting--;
     this.stats.upstream_cx_connect_fail.inc();
@@ -133,6 +139,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   }
 
   onClosed(c: H1ClientConnection): void {
+    this.idleSweeper.delete(c);
     if (!this.all.delete(c)) return;
     this.stats.upstream_cx_active.dec();
     this.stats.upstream_cx_destroy.inc();

@@ -4,6 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { HeaderMap } from '../headers';
 import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../stream';
+import type { IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { findHeadEnd, newFraming, ParseError, parseHeaderLines, serializeHeaders, statusHasNoBody } from './parse';
 
@@ -33,7 +34,7 @@ const enum Rx {
 const MAX_RESPONSE_HEAD = 96 * 1024;
 const EMPTY = Buffer.alloc(0);
 
-export class H1ClientConnection implements UpstreamStream, ChunkSink {
+export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracked {
   readonly socket: Socket;
   private st = St.Connecting;
   sink: UpstreamResponseSink | null = null;
@@ -58,7 +59,6 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
     readonly port: number,
     connectTimeoutMs: number,
     private readonly owner: H1ClientOwner,
-    private readonly idleTimeoutMs: number,
   ) {
     const s = connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
     this.socket = s;
@@ -68,10 +68,14 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
     s.on('error', (e) => this.onError(e));
     s.on('close', () => this.onClose());
     s.on('drain', () => this.sink?.onUpstreamDrain());
-    s.on('timeout', () => {
-      if (this.st === St.Idle) this.destroy();
-    });
     if (connectTimeoutMs > 0) this.connectTimer = setTimeout(onConnectTimeout, connectTimeoutMs, this);
+  }
+
+  /** IdleTracked (the pool's idle_timeout sweep): since when the connection sits idle, or -1. */
+  idleSince = -1;
+
+  onIdleTimeout(): void {
+    if (this.st === St.Idle) this.destroy();
   }
 
 
@@ -83,7 +87,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
     this.rx = Rx.Head;
     this.reqDone = false;
     this.requests++;
-    this.socket.setTimeout(0);
+    this.idleSince = -1;
   }
 
   // ---- UpstreamStream (request side)
@@ -101,10 +105,8 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
       this.reqChunked = !h.has('content-length');
       if (this.reqChunked) extra = 'transfer-encoding: chunked\r\n';
     }
-    const s = this.socket;
-    s.cork();
-    s.write(`${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
-    process.nextTick(uncork, s);
+    // One write per request head; a body is written as it comes (most requests have none).
+    this.socket.write(`${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
     if (endStream) this.reqDone = true;
   }
 
@@ -149,6 +151,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     this.st = St.Idle;
+    this.idleSince = Date.now();
     this.owner.onConnected(this);
   }
 
@@ -284,7 +287,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink {
     const reusable = this.keepAlive && this.pending === null;
     if (reusable) {
       this.st = St.Idle;
-      if (this.idleTimeoutMs > 0) this.socket.setTimeout(this.idleTimeoutMs);
+      this.idleSince = Date.now();
     }
     this.owner.onStreamDone(this, reusable);
     if (!reusable) this.destroy();
@@ -363,6 +366,3 @@ function onConnectTimeout(c: H1ClientConnection): void {
   c.connectTimedOut();
 }
 
-function uncork(s: Socket): void {
-  s.uncork();
-}

@@ -5,7 +5,9 @@
 import type { Socket } from 'node:net';
 import { HeaderMap } from '../headers';
 import type { DownstreamStream, HttpProtocol, RequestBodySink, RequestHead, ResponseHead } from '../stream';
+import type { IdleSweeper, IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
+import { writeHeadAndBody } from './write';
 import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderLines, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
 
 export interface H1ServerOptions {
@@ -16,8 +18,8 @@ export interface H1ServerOptions {
   onRequest(stream: H1ServerStream): void;
   /** A request that could not be parsed: the codec answers it and closes. */
   onProtocolError(status: number, reason: string): void;
-  /** common_http_protocol_options.idle_timeout: close a connection with no request for this long (0 = never). */
-  idleTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout: closes connections with no request for that long. */
+  idleSweeper: IdleSweeper;
   /** Server-side close after the connection drains (listener drain, max_connection_duration). */
   onClose(conn: H1ServerConnection): void;
   /** common_http_protocol_options.max_headers_count: more headers get 431. */
@@ -42,7 +44,7 @@ const enum St {
 
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 
-export class H1ServerConnection {
+export class H1ServerConnection implements IdleTracked {
   private st = St.Head;
   private headTimer: NodeJS.Timeout | null = null;
   private pending: Buffer | null = null;
@@ -63,10 +65,14 @@ export class H1ServerConnection {
     socket.on('close', () => this.onSocketClose());
     socket.on('error', () => {});
     socket.on('drain', () => this.stream?.sink?.onDownstreamDrain());
-    socket.on('timeout', () => {
-      if (this.st === St.Head && this.stream === null) this.close();
-    });
-    if (opts.idleTimeoutMs > 0) socket.setTimeout(opts.idleTimeoutMs);
+    opts.idleSweeper.add(this);
+  }
+
+  /** IdleTracked: when the connection went idle (no request in progress), or -1. */
+  idleSince = Date.now();
+
+  onIdleTimeout(): void {
+    if (this.stream === null) this.close();
   }
 
   /** Bytes already read from the socket (by protocol detection) before the codec took over. */
@@ -150,7 +156,7 @@ export class H1ServerConnection {
       return false;
     }
     this.pending = end === buf.length ? null : buf.subarray(end);
-    this.socket.setTimeout(0);
+    this.idleSince = -1;
     if (this.headTimer !== null) {
       clearTimeout(this.headTimer);
       this.headTimer = null;
@@ -321,6 +327,7 @@ export class H1ServerConnection {
 
   private onSocketClose(): void {
     if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.opts.idleSweeper.delete(this);
     const upgradedOpen = this.st === St.Upgraded && !this.clientEnded;
     this.st = St.Closed;
     const s = this.stream;
@@ -351,7 +358,7 @@ export class H1ServerConnection {
     }
     this.stream = null;
     this.st = St.Head;
-    if (this.opts.idleTimeoutMs > 0) this.socket.setTimeout(this.opts.idleTimeoutMs);
+    this.idleSince = Date.now();
     this.socket.resume();
     if (this.pending !== null) this.process();
   }
@@ -372,6 +379,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   responseDone = false;
   responseStatus = 0;
   private chunkedResponse = false;
+  private pendingHead: string | null = null;
   private noBody = false;
   readonly startTime = Date.now();
 
@@ -426,15 +434,41 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
       if (!this.keepAlive || this.conn.draining) extra += 'connection: close\r\n';
       else if (this.head.protocol === 'HTTP/1.0') extra += 'connection: keep-alive\r\n';
     }
-    sock.cork();
-    sock.write(`HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
-    process.nextTick(uncork, sock);
-    if (endStream) this.finish();
+    const headText = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${serializeHeaders(h)}${extra}\r\n`;
+    if (endStream) {
+      sock.write(headText, 'latin1');
+      this.finish();
+      return;
+    }
+    // Hold the head briefly: the body usually follows in the same tick, and one write of
+    // head + body is much cheaper than a corked writev of two (see writeHeadAndBody).
+    this.pendingHead = headText;
+    process.nextTick(flushPendingHead, this);
+  }
+
+  /** Writes a held response head on its own (no body arrived in the same tick). */
+  flushHead(): void {
+    const h = this.pendingHead;
+    if (h === null) return;
+    this.pendingHead = null;
+    this.conn.socket.write(h, 'latin1');
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
     const sock = this.conn.socket;
     let ok = true;
+    const head = this.pendingHead;
+    if (head !== null) {
+      this.pendingHead = null;
+      if (this.noBody || chunk.length === 0) sock.write(head, 'latin1');
+      else {
+        const framing = this.chunkedResponse ? chunkHeader(chunk.length) : '';
+        const tail = this.chunkedResponse ? (endStream ? '\r\n' + LAST_CHUNK : '\r\n') : '';
+        ok = writeHeadAndBody(sock, head + framing, chunk, tail);
+        if (endStream) this.finish();
+        return ok;
+      }
+    }
     if (chunk.length > 0 && !this.noBody) {
       if (this.chunkedResponse) {
         sock.write(chunkHeader(chunk.length), 'latin1');
@@ -453,6 +487,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   }
 
   sendTrailers(trailers: HeaderMap): void {
+    this.flushHead();
     if (this.chunkedResponse && !this.noBody) {
       const t = this.conn.trailersEnabled ? serializeHeaders(trailers) : '';
       this.conn.socket.write('0\r\n' + t + '\r\n', 'latin1');
@@ -462,6 +497,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
 
   reset(): void {
     this.responseDone = true;
+    this.pendingHead = null;
     this.conn.socket.destroy();
   }
 
@@ -488,6 +524,6 @@ function onHeadersTimeout(c: H1ServerConnection): void {
   c.headersTimedOut();
 }
 
-function uncork(sock: Socket): void {
-  sock.uncork();
+function flushPendingHead(s: H1ServerStream): void {
+  s.flushHead();
 }

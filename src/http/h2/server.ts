@@ -25,6 +25,8 @@ export interface H2ServerConnection {
   /** Listener drain: GOAWAY now; open streams finish, then the connection closes. */
   drain(): void;
   close(): void;
+  /** At least one stream is open. */
+  readonly active: boolean;
 }
 
 export interface H2ServerOptions {
@@ -118,6 +120,10 @@ function noop(): void {}
 class Conn implements H2ServerConnection {
   session: http2.ServerHttp2Session | null = null;
   private streams = 0;
+
+  get active(): boolean {
+    return this.streams > 0;
+  }
   private idleTimer: NodeJS.Timeout | null = null;
   private done = false;
 

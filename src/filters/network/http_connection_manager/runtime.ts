@@ -14,6 +14,7 @@ import { ActiveStream } from './active_stream';
 import type { RouterConfig } from '../../http/router/config';
 import type { HcmConfig } from './config';
 import { HcmStats } from './stats';
+import { IdleSweeper } from '../../../util/idle_sweeper';
 import { StreamTimeouts } from './timeouts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -21,6 +22,8 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export interface HcmConnection {
   drain(): void;
   close(): void;
+  /** A request is in progress on the connection. */
+  readonly active: boolean;
 }
 
 export class HcmRuntime {
@@ -30,6 +33,7 @@ export class HcmRuntime {
   readonly suppressEnvoyHeaders: boolean;
   private readonly conns = new Set<HcmConnection>();
   private readonly sweeper: StreamTimeouts;
+  private readonly idleSweeper: IdleSweeper;
   private table: RouteTable | null;
 
   constructor(
@@ -39,6 +43,7 @@ export class HcmRuntime {
   ) {
     this.stats = new HcmStats(store, config.statPrefix);
     this.sweeper = new StreamTimeouts(config);
+    this.idleSweeper = new IdleSweeper(config.idleTimeoutMs);
     this.table = config.routeTable ?? null;
     const router = config.httpFilters[config.httpFilters.length - 1]?.config as RouterConfig | undefined;
     this.suppressEnvoyHeaders = router?.suppressEnvoyHeaders ?? false;
@@ -104,7 +109,7 @@ export class HcmRuntime {
     const conn = new H1ServerConnection(socket, {
       maxHeaderBytes: cfg.maxRequestHeadersKb * 1024,
       scheme,
-      idleTimeoutMs: cfg.idleTimeoutMs,
+      idleSweeper: this.idleSweeper,
       maxHeadersCount: cfg.maxHeadersCount,
       requestHeadersTimeoutMs: cfg.requestHeadersTimeoutMs,
       maxRequestsPerConnection: cfg.maxRequestsPerConnection,
@@ -124,12 +129,17 @@ export class HcmRuntime {
     socket.resume();
   }
 
-  /** common_http_protocol_options.max_connection_duration: drain the connection when it is reached. */
+  /**
+   * common_http_protocol_options.max_connection_duration: when reached, a connection with
+   * no active stream is closed; one with streams drains (Envoy's HttpProtocolOptions).
+   */
   private limitDuration(conn: HcmConnection): void {
     const ms = this.config.maxConnectionDurationMs;
     if (ms <= 0) return;
     const t = setTimeout(() => {
-      if (this.conns.has(conn)) conn.drain();
+      if (!this.conns.has(conn)) return;
+      if (conn.active) conn.drain();
+      else conn.close();
     }, ms);
     t.unref();
   }
