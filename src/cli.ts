@@ -9,6 +9,9 @@ Usage:
   switchyard proxy -c FILE [options]     run the proxy from an Envoy v3 bootstrap (YAML or JSON)
   switchyard validate -c FILE            check a bootstrap; exit 0, or non-zero listing every problem
   switchyard demo                        start the demo mesh on this machine (what \`npm start\` runs)
+  switchyard control-plane -c MESH [--address HOST:PORT] [--status-address HOST:PORT]
+                                         serve a YAML mesh over ADS (SotW and Delta xDS), reloading
+                                         it on change; GET /status on the status address
   switchyard --version | --help
 
 Options for proxy:
@@ -17,6 +20,11 @@ Options for proxy:
       --log-format FORMAT    text|json (default text)
       --drain-time-s N       seconds to let connections finish on shutdown (default 5)
       --concurrency N        worker processes sharing the listeners (default 1)
+
+Options for control-plane:
+  -c, --config-path MESH     mesh file (groups of Envoy v3 resources per node)
+      --address HOST:PORT    ADS gRPC address (default 127.0.0.1:18000)
+      --status-address HOST:PORT  status HTTP address (default 127.0.0.1:0, printed at start)
 `;
 
 export function main(argv: string[]): void {
@@ -31,6 +39,8 @@ export function main(argv: string[]): void {
         'log-format': { type: 'string' },
         'drain-time-s': { type: 'string' },
         concurrency: { type: 'string' },
+        address: { type: 'string' },
+        'status-address': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -78,6 +88,16 @@ export function main(argv: string[]): void {
       const file = v['config-path'] ?? parsed.positionals[1];
       if (file === undefined) fail('validate needs -c/--config-path FILE');
       process.exitCode = require('./config/validate').validateCommand(file);
+      return;
+    }
+    case 'control-plane': {
+      const file = v['config-path'];
+      if (file === undefined) fail('control-plane needs -c/--config-path MESH');
+      void require('./xds/server/run').runControlPlane({
+        meshPath: file,
+        address: v.address ?? '127.0.0.1:18000',
+        statusAddress: v['status-address'] ?? '127.0.0.1:0',
+      });
       return;
     }
     case 'demo':

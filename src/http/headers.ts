@@ -54,6 +54,7 @@ export class HeaderMap {
 
   private removeFrom(name: string, start: number): void {
     const n = this.names;
+    if (n.indexOf(name, start) === -1) return; // the common case: nothing to remove, no writes
     let w = start;
     for (let r = start; r < n.length; r++) {
       if (n[r] !== name) {

@@ -76,6 +76,8 @@ export class Cluster {
       if (!keep.has(hostKey)) {
         p.drain();
         this.pools.delete(k);
+        const h = this.hosts.find((x) => x.key === hostKey);
+        if (h !== undefined) h.h1Pool = h.h2Pool = null;
       }
     }
     // Keep the Host objects (and their stats) of endpoints that remain.
@@ -105,6 +107,9 @@ export class Cluster {
   }
 
   pool(host: Host, protocol: UpstreamProtocol): ConnectionPool {
+    // The host caches its pools so the request path does no key building or map lookup.
+    const cached = protocol === 'http1' ? host.h1Pool : host.h2Pool;
+    if (cached !== null && cached.owner === this) return cached.pool;
     const k = protocol + '|' + host.key;
     let p = this.pools.get(k);
     if (p === undefined) {
@@ -113,6 +118,8 @@ export class Cluster {
       p = f(host, this.settings, this.stats);
       this.pools.set(k, p);
     }
+    if (protocol === 'http1') host.h1Pool = { owner: this, pool: p };
+    else host.h2Pool = { owner: this, pool: p };
     return p;
   }
 

@@ -1,5 +1,6 @@
 // One upstream endpoint of a cluster, with its per-host counters (what /clusters shows).
 import type { EndpointConfig, HealthStatus } from '../config/types';
+import type { ConnectionPool } from './pool';
 
 /** Health flags as Envoy prints them in /clusters (health_flags). */
 export const enum HealthFlag {
@@ -28,6 +29,9 @@ export class Host {
   /** Resolved IP to connect to (for DNS clusters, the resolved address). */
   ip: string;
   readonly key: string;
+  /** Pools for this host, cached by the cluster that made them (Cluster.pool). */
+  h1Pool: { owner: object; pool: ConnectionPool } | null = null;
+  h2Pool: { owner: object; pool: ConnectionPool } | null = null;
 
   constructor(
     readonly address: string,

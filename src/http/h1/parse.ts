@@ -21,12 +21,9 @@ export function isToken(s: string): boolean {
 }
 
 /** Header values may not hold CR, LF or NUL (RFC 9110 §5.5). */
+const BAD_VALUE = /[\0\r\n]/;
 function isValidValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13) return false;
-  }
-  return true;
+  return !BAD_VALUE.test(s);
 }
 
 /** Connection-specific headers that never cross a proxy (RFC 9110 §7.6.1). */
@@ -61,6 +58,23 @@ export function newFraming(): Framing {
 }
 
 /**
+ * Lower-cased header names by their spelling on the wire, validated once: the same few
+ * dozen names recur in every message, so this saves a token check and an allocation per
+ * header. Bounded, so a client sending random names cannot grow it.
+ */
+const NAME_CACHE = new Map<string, string>();
+const NAME_CACHE_MAX = 2048;
+
+function lowerName(raw: string): string {
+  const hit = NAME_CACHE.get(raw);
+  if (hit !== undefined) return hit;
+  if (!isToken(raw)) throw new ParseError('invalid header name');
+  const lower = raw.toLowerCase();
+  if (NAME_CACHE.size < NAME_CACHE_MAX) NAME_CACHE.set(raw, lower);
+  return lower;
+}
+
+/**
  * Parses header lines `lines[from..]` into `headers`, filling `fr`. Throws ParseError.
  * `connection` tokens naming other headers make those headers hop-by-hop as well.
  */
@@ -72,9 +86,7 @@ export function parseHeaderLines(lines: string[], from: number, headers: HeaderM
     if (colon <= 0) throw new ParseError('malformed header line');
     const c0 = line.charCodeAt(0);
     if (c0 === 32 || c0 === 9) throw new ParseError('obsolete line folding is not allowed');
-    const rawName = line.slice(0, colon);
-    if (!isToken(rawName)) throw new ParseError('invalid header name');
-    const name = rawName.toLowerCase();
+    const name = lowerName(line.slice(0, colon));
     const value = line.slice(colon + 1).trim();
     if (!isValidValue(value)) throw new ParseError('invalid header value');
     switch (name) {
@@ -95,6 +107,15 @@ export function parseHeaderLines(lines: string[], from: number, headers: HeaderM
         continue;
       }
       case 'connection': {
+        // Fast paths for the two values nearly every message carries.
+        if (value === 'keep-alive') {
+          fr.keepAlive = true;
+          continue;
+        }
+        if (value === 'close') {
+          fr.close = true;
+          continue;
+        }
         for (const t of value.toLowerCase().split(',')) {
           const tok = t.trim();
           if (tok === 'close') fr.close = true;
@@ -118,8 +139,10 @@ export function parseHeaderLines(lines: string[], from: number, headers: HeaderM
   }
   // `Upgrade` only counts together with `Connection: upgrade`.
   if (fr.upgrade === ' ') fr.upgrade = '';
-  else if (fr.upgrade !== '' && !hasUpgradeToken(lines, from)) fr.upgrade = '';
-  if (fr.upgrade === '') headers.remove('upgrade');
+  else if (fr.upgrade !== '' && !hasUpgradeToken(lines, from)) {
+    fr.upgrade = '';
+    headers.remove('upgrade');
+  }
   if (connectionTokens) for (const t of connectionTokens) headers.remove(t);
   // RFC 9112 §6.3: with both, Transfer-Encoding wins and Content-Length must go.
   if (fr.chunked && fr.contentLength !== -1) {
