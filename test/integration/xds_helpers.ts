@@ -1,0 +1,152 @@
+// Helpers for the management-server tests: start `switchyard control-plane` as a user would,
+// read /status, and a small hand-written ADS client (SotW and Delta) over @grpc/grpc-js that
+// encodes with the protobufjs types of Envoy's protos. Every process goes through the
+// harness's trackProcess, so it is killed by PID when the test file ends.
+import { spawn, ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CLI, REPO_ROOT, tempDir, trackProcess, waitFor } from './harness';
+import { lookupType } from '../../src/xds/proto/root';
+import { fromBinaryAny } from '../../src/xds/proto/binary';
+
+export const TYPE = {
+  LDS: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  RDS: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  CDS: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  EDS: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  SDS: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+};
+
+export interface ControlPlane {
+  child: ChildProcess;
+  meshFile: string;
+  adsPort: number;
+  statusPort: number;
+  /** Everything the process wrote to stderr so far. */
+  logs(): string;
+  writeMesh(mesh: unknown): void;
+  status(): Promise<any>;
+}
+
+/** Starts the real CLI on a temp mesh file (JSON is YAML); resolves once it logs `listening`. */
+export async function startControlPlane(mesh: unknown, extraArgs: string[] = []): Promise<ControlPlane> {
+  const meshFile = path.join(tempDir('switchyard-xds-'), 'mesh.yaml');
+  const write = (m: unknown) => fs.writeFileSync(meshFile, typeof m === 'string' ? m : JSON.stringify(m, null, 2));
+  write(mesh);
+  const child = trackProcess(
+    spawn(process.execPath, [CLI, 'control-plane', '-c', meshFile, '--address', '127.0.0.1:0', '--status-address', '127.0.0.1:0', ...extraArgs], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  child.stdout!.resume();
+  const m = await waitFor('control-plane to log "listening"', () => {
+    if (child.exitCode !== null) throw new Error(`control-plane exited ${child.exitCode}:\n${err}`);
+    return /listening xds=127\.0\.0\.1:(\d+) status=http:\/\/127\.0\.0\.1:(\d+)\/status/.exec(err);
+  }, { attempts: 200, intervalMs: 50 });
+  const statusPort = Number(m[2]);
+  return {
+    child, meshFile, adsPort: Number(m[1]), statusPort,
+    logs: () => err,
+    writeMesh: write,
+    status: () => getJson(`http://127.0.0.1:${statusPort}/status`),
+  };
+}
+
+export function getJson(url: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(new Error(`bad JSON from ${url} (${res.statusCode}): ${body}`));
+        }
+      });
+    }).on('error', reject);
+  });
+}
+
+type Msg = { [k: string]: any };
+
+/** One ADS stream with a queue of responses; next() waits (bounded) for the next one. */
+export class AdsStream {
+  private readonly queue: Msg[] = [];
+  private waiter: ((m: Msg) => void) | undefined;
+  private failure: Error | undefined;
+  private readonly client: grpc.Client;
+  private readonly call: grpc.ClientDuplexStream<Msg, Msg>;
+
+  constructor(port: number, readonly api: 'sotw' | 'delta') {
+    const [method, reqName, resName] = api === 'sotw'
+      ? ['StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse']
+      : ['DeltaAggregatedResources', 'DeltaDiscoveryRequest', 'DeltaDiscoveryResponse'];
+    const req = lookupType(`envoy.service.discovery.v3.${reqName}`)!;
+    const res = lookupType(`envoy.service.discovery.v3.${resName}`)!;
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    this.call = this.client.makeBidiStreamRequest(
+      `/envoy.service.discovery.v3.AggregatedDiscoveryService/${method}`,
+      (m: Msg) => Buffer.from(req.encode(req.fromObject(m)).finish()),
+      (b: Buffer) => res.toObject(res.decode(b), { arrays: true, objects: true, longs: Number }) as Msg,
+    );
+    this.call.on('data', (m: Msg) => {
+      if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w(m);
+      } else this.queue.push(m);
+    });
+    this.call.on('error', (e) => (this.failure = e));
+  }
+
+  send(m: Msg): void {
+    this.call.write(m);
+  }
+
+  /** The next response; fails after `ms` (a bound, not a timing assertion). */
+  next(ms = 10_000): Promise<Msg> {
+    if (this.queue.length) return Promise.resolve(this.queue.shift()!);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`no ${this.api} response within ${ms} ms`));
+      }, ms);
+      this.waiter = (m) => {
+        clearTimeout(t);
+        resolve(m);
+      };
+    });
+  }
+
+  close(): void {
+    this.call.end();
+    this.call.cancel();
+    this.client.close();
+  }
+}
+
+/** Decodes a SotW response's resources into canonical objects. */
+export function decodeAll(res: Msg): Msg[] {
+  return (res.resources as Msg[]).map((a) => fromBinaryAny(a.type_url, a.value)!);
+}
+
+/** The names in a SotW response (ClusterLoadAssignments are named by cluster_name). */
+export function sotwNames(res: Msg): string[] {
+  return decodeAll(res).map((r) => r.name ?? r.cluster_name).sort();
+}
+
+/** name → version of a delta response's resources. */
+export function deltaVersions(res: Msg): Record<string, string> {
+  return Object.fromEntries((res.resources as Msg[]).map((r) => [r.name, r.version]));
+}
+
+export function claPort(cla: Msg): number {
+  return cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value;
+}
