@@ -13,6 +13,7 @@ export class IdleSweeper {
   private readonly items = new Set<IdleTracked>();
   private timer: NodeJS.Timeout | null = null;
   private readonly period: number;
+  private emptySweeps = 0;
 
   constructor(readonly timeoutMs: number) {
     // A quarter of the timeout, between 25 ms and 1 s: when a timeout fires is off by at
@@ -30,22 +31,26 @@ export class IdleSweeper {
   }
 
   delete(x: IdleTracked): void {
-    if (!this.items.delete(x) || this.items.size > 0 || this.timer === null) return;
-    clearInterval(this.timer);
-    this.timer = null;
+    this.items.delete(x);
   }
 
   sweep(): void {
+    // Stop only after a run of empty sweeps, so short connections opened one after another
+    // do not start and stop the timer once each.
+    if (this.items.size === 0) {
+      if (++this.emptySweeps > 10 && this.timer !== null) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+      return;
+    }
+    this.emptySweeps = 0;
     const now = Date.now();
     for (const x of this.items) {
       if (x.idleSince >= 0 && now - x.idleSince >= this.timeoutMs) {
         this.items.delete(x);
         x.onIdleTimeout();
       }
-    }
-    if (this.items.size === 0 && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
     }
   }
 }

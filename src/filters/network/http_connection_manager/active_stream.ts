@@ -45,7 +45,10 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private host: Host | null = null;
   private upstream: UpstreamStream | null = null;
   private poolReq: PoolRequest | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** The route timeout (ms), armed once the whole request has been received (Envoy). */
+  private routeTimeoutMs = 0;
+  /** When the route timeout fires (ms timestamp), 0 when not armed; checked by the sweeper. */
+  routeDeadline = 0;
   private buffered: Buffer[] | null = null;
   private bufferedBytes = 0;
   private bufferedEnd = false;
@@ -216,7 +219,12 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (a.idleTimeoutMs !== undefined) this.idleTimeoutMs = a.idleTimeoutMs;
     this.autoHostRewrite = a.autoHostRewrite;
     const timeout = a.timeoutMs;
-    if (timeout > 0) this.timer = setTimeout(onRouteTimeout, timeout, this);
+    // Envoy's route timeout runs from the end of the downstream request to the end of the
+    // response; the connection manager's sweeper (timeouts.ts) enforces it.
+    if (timeout > 0) {
+      this.routeTimeoutMs = timeout;
+      if (this.requestDone) this.routeDeadline = Date.now() + timeout;
+    }
     this.pickAndConnect();
   }
 
@@ -277,7 +285,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   // ---- RequestBodySink (downstream → upstream)
   onRequestData(chunk: Buffer, endStream: boolean): void {
     this.lastActivityMs = Date.now();
-    if (endStream) this.requestDone = true;
+    if (endStream) this.requestEnded();
     const up = this.upstream;
     if (up !== null) {
       if (!up.sendData(chunk, endStream)) this.ds.pauseRequest();
@@ -292,9 +300,14 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   }
 
   onRequestTrailers(trailers: HeaderMap): void {
-    this.requestDone = true;
+    this.requestEnded();
     if (this.upstream !== null) this.upstream.sendTrailers(trailers);
     else this.bufferedTrailers = trailers;
+  }
+
+  private requestEnded(): void {
+    this.requestDone = true;
+    if (this.routeTimeoutMs > 0 && this.routeDeadline === 0 && !this.upgraded) this.routeDeadline = Date.now() + this.routeTimeoutMs;
   }
 
   onDownstreamReset(_reason: ResetReason): void {
@@ -331,8 +344,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (status === 101) {
       this.upgraded = true;
       this.hcm.stats.downstream_cx_upgrades_total.inc();
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = null;
+      this.routeDeadline = 0;
+      this.routeTimeoutMs = 0;
     }
     this.cluster!.stats.status(status);
     const h = head.headers;
@@ -429,7 +442,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   }
 
   onTimeout(): void {
-    this.timer = null;
+    this.routeDeadline = 0;
     if (this.done) return;
     this.cluster?.stats.upstream_rq_timeout.inc();
     if (this.host !== null) this.host.stats.rq_timeout++;
@@ -523,8 +536,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.routeDeadline = 0;
     if (this.poolReq !== null) {
       this.poolReq.cancel();
       this.poolReq = null;
@@ -535,9 +547,6 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   }
 }
 
-function onRouteTimeout(s: ActiveStream): void {
-  s.onTimeout();
-}
 
 function appendVia(h: HeaderMap, via: string): void {
   const v = h.get('via');

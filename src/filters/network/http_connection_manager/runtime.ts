@@ -56,6 +56,7 @@ export class HcmRuntime {
 
   setRouteTable(t: RouteTable | null): void {
     this.table = t;
+    this.sweeper.setRouteTable(t);
   }
 
   get activeConnections(): number {

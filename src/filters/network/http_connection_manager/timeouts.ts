@@ -1,8 +1,10 @@
-// Per-stream timeouts of the connection manager — stream_idle_timeout, request_timeout and
+// Per-stream timeouts — the route timeout, stream_idle_timeout, request_timeout and
 // common_http_protocol_options.max_stream_duration — checked by one sweeping timer per
-// connection manager instead of a timer per request (the request path only stamps times).
+// connection manager instead of a timer per request (the request path only stamps times;
+// a timer armed and cleared per request was a measured cost on the HTTP/1.1 path).
 // https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts
 import type { ActiveStream } from './active_stream';
+import type { RouteTable } from '../../../routing/types';
 import type { HcmConfig } from './config';
 
 export class StreamTimeouts {
@@ -10,44 +12,72 @@ export class StreamTimeouts {
   private timer: NodeJS.Timeout | null = null;
   private readonly requestMs: number;
   private readonly durationMs: number;
-  private readonly period: number;
+  private period: number;
+  private emptySweeps = 0;
 
-  constructor(cfg: HcmConfig) {
+  constructor(private readonly cfg: HcmConfig) {
     this.requestMs = cfg.requestTimeoutMs;
     this.durationMs = cfg.maxStreamDurationMs;
-    // Routes may set their own (shorter) idle_timeout.
-    const routeIdle: number[] = [];
-    for (const vh of cfg.routeTable?.virtualHosts ?? []) {
-      for (const r of vh.routes) if (r.action.t === 'route' && r.action.idleTimeoutMs) routeIdle.push(r.action.idleTimeoutMs);
+    this.period = this.periodFor(cfg.routeTable);
+  }
+
+  /** A new route table (RDS) may bring shorter route timeouts: re-derive the sweep period. */
+  setRouteTable(t: RouteTable | null): void {
+    this.period = this.periodFor(t);
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+      if (this.period > 0 && this.streams.size > 0) this.start();
     }
-    const shortest = Math.min(...[cfg.streamIdleTimeoutMs, this.requestMs, this.durationMs, ...routeIdle].filter((x) => x > 0), Infinity);
+  }
+
+  private periodFor(table: RouteTable | null | undefined): number {
+    // Routes set their own timeout and may set a (shorter) idle_timeout.
+    const routeTimeouts: number[] = [];
+    for (const vh of table?.virtualHosts ?? []) {
+      for (const r of vh.routes) {
+        if (r.action.t !== 'route') continue;
+        if (r.action.idleTimeoutMs) routeTimeouts.push(r.action.idleTimeoutMs);
+        if (r.action.timeoutMs) routeTimeouts.push(r.action.timeoutMs);
+      }
+    }
+    const all = [this.cfg.streamIdleTimeoutMs, this.requestMs, this.durationMs, ...routeTimeouts];
+    const shortest = Math.min(...all.filter((x) => x > 0), Infinity);
     // Fire at a quarter of the shortest timeout, between 25 ms and 1 s: the error on when a
     // timeout fires stays under 25% (or 1 s) without a timer per request.
-    this.period = shortest === Infinity ? 0 : Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
+    return shortest === Infinity ? 0 : Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
+  }
+
+  private start(): void {
+    this.timer = setInterval(sweep, this.period, this);
+    this.timer.unref();
   }
 
   add(s: ActiveStream): void {
     if (this.period === 0) return;
     this.streams.add(s);
-    if (this.timer === null) {
-      this.timer = setInterval(sweep, this.period, this);
-      this.timer.unref();
-    }
+    if (this.timer === null) this.start();
   }
 
   delete(s: ActiveStream): void {
-    if (this.period === 0) return;
     this.streams.delete(s);
-    if (this.streams.size === 0 && this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
   }
 
   check(): void {
+    // The timer stops only after a run of empty sweeps, so sequential requests do not
+    // start and stop it once each.
+    if (this.streams.size === 0) {
+      if (++this.emptySweeps > 10 && this.timer !== null) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+      return;
+    }
+    this.emptySweeps = 0;
     const now = Date.now();
     for (const s of this.streams) {
-      if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
+      if (s.routeDeadline > 0 && now >= s.routeDeadline) s.onTimeout();
+      else if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
       else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
       else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
     }
