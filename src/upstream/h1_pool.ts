@@ -5,6 +5,7 @@ import { H1ClientConnection, type H1ClientOwner } from '../http/h1/client';
 import { IdleSweeper } from '../util/idle_sweeper';
 import type { ClusterStats } from './cluster_stats';
 import type { Host } from './host';
+import { PendingQueue } from './pending';
 import type { ConnectionPool, PoolClient, PoolRequest } from './pool';
 
 export interface PoolSettings {
@@ -17,24 +18,10 @@ export interface PoolSettings {
   maxPending: number;
 }
 
-class Waiter implements PoolRequest {
-  cancelled = false;
-  constructor(
-    readonly pool: H1Pool,
-    readonly sink: UpstreamResponseSink,
-    readonly client: PoolClient,
-  ) {}
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.pool.removeWaiter(this);
-  }
-}
-
 export class H1Pool implements ConnectionPool, H1ClientOwner {
   private readonly idle: H1ClientConnection[] = [];
   private readonly all = new Set<H1ClientConnection>();
-  private readonly waiters: Waiter[] = [];
+  private readonly pending: PendingQueue;
   private connecting = 0;
   private draining = false;
   activeStreams = 0;
@@ -46,6 +33,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     private readonly stats: ClusterStats,
   ) {
     this.idleSweeper = new IdleSweeper(settings.idleTimeoutMs);
+    this.pending = new PendingQueue(stats, settings);
   }
 
   newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
@@ -54,16 +42,9 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
       this.assign(c, sink, client);
       return null;
     }
-    if (this.waiters.length >= this.settings.maxPending) {
-      this.stats.upstream_rq_pending_overflow.inc();
-      client.onPoolFailure('overflow', 'pending requests overflow');
-      return null;
-    }
-    const w = new Waiter(this, sink, client);
-    this.waiters.push(w);
-    this.stats.upstream_rq_pending_total.inc();
-    this.stats.upstream_rq_pending_active.inc();
-    if (this.connecting < this.waiters.length && this.all.size < this.settings.maxConnections) this.open();
+    const w = this.pending.add(sink, client);
+    if (w === null) return null;
+    if (this.connecting < this.pending.length && this.all.size < this.settings.maxConnections) this.open();
     return w;
   }
 
@@ -86,23 +67,9 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     this.host.stats.cx_active++;
   }
 
-  removeWaiter(w: Waiter): void {
-    const i = this.waiters.indexOf(w);
-    if (i !== -1) {
-      this.waiters.splice(i, 1);
-      this.stats.upstream_rq_pending_active.dec();
-    }
-  }
-
-  private nextWaiter(): Waiter | undefined {
-    const w = this.waiters.shift();
-    if (w !== undefined) this.stats.upstream_rq_pending_active.dec();
-    return w;
-  }
-
   onConnected(c: H1ClientConnection): void {
     this.connecting--;
-    const w = this.nextWaiter();
+    const w = this.pending.shift();
     if (w !== undefined) this.assign(c, w.sink, w.client);
     else this.release(c);
   }
@@ -116,7 +83,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     this.stats.upstream_cx_active.dec();
     this.host.stats.cx_connect_fail++;
     this.host.stats.cx_active--;
-    const w = this.nextWaiter();
+    const w = this.pending.shift();
     w?.client.onPoolFailure('connect_failure', reason);
   }
 
@@ -128,7 +95,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
       if (reusable) c.destroy();
       return;
     }
-    const w = this.nextWaiter();
+    const w = this.pending.shift();
     if (w !== undefined) this.assign(c, w.sink, w.client);
     else this.release(c);
   }
@@ -153,7 +120,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
       this.host.stats.rq_active--;
     }
     // Waiters that lost their connection get a fresh one.
-    if (!this.draining && this.connecting < this.waiters.length && this.all.size < this.settings.maxConnections) this.open();
+    if (!this.draining && this.connecting < this.pending.length && this.all.size < this.settings.maxConnections) this.open();
   }
 
   drain(): void {
@@ -163,7 +130,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
 
   destroy(): void {
     this.draining = true;
-    for (const w of this.waiters.splice(0)) w.client.onPoolFailure('local_reset', 'cluster removed');
+    this.pending.failAll('local_reset', 'cluster removed');
     for (const c of [...this.all]) c.destroy();
   }
 

@@ -9,25 +9,12 @@ import { registerPoolFactory } from './cluster';
 import type { PoolSettings } from './h1_pool';
 import type { ClusterStats } from './cluster_stats';
 import type { Host } from './host';
+import { PendingQueue } from './pending';
 import type { ConnectionPool, PoolClient, PoolRequest } from './pool';
-
-class Waiter implements PoolRequest {
-  cancelled = false;
-  constructor(
-    readonly pool: H2Pool,
-    readonly sink: UpstreamResponseSink,
-    readonly client: PoolClient,
-  ) {}
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.pool.removeWaiter(this);
-  }
-}
 
 export class H2Pool implements ConnectionPool, H2ClientOwner {
   private readonly sessions = new Set<H2ClientSession>();
-  private readonly waiters: Waiter[] = [];
+  private readonly pending: PendingQueue;
   private draining = false;
   activeStreams = 0;
 
@@ -35,7 +22,9 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     readonly host: Host,
     private readonly settings: PoolSettings,
     private readonly stats: ClusterStats,
-  ) {}
+  ) {
+    this.pending = new PendingQueue(stats, settings);
+  }
 
   newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
     if (this.draining) {
@@ -43,19 +32,12 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
       return null;
     }
     const s = this.ready();
-    if (s !== null && this.waiters.length === 0) {
+    if (s !== null && this.pending.length === 0) {
       this.assign(s, sink, client);
       return null;
     }
-    if (this.waiters.length >= this.settings.maxPending) {
-      this.stats.upstream_rq_pending_overflow.inc();
-      client.onPoolFailure('overflow', 'pending requests overflow');
-      return null;
-    }
-    const w = new Waiter(this, sink, client);
-    this.waiters.push(w);
-    this.stats.upstream_rq_pending_total.inc();
-    this.stats.upstream_rq_pending_active.inc();
+    const w = this.pending.add(sink, client);
+    if (w === null) return null;
     this.maybeOpen();
     return w;
   }
@@ -68,13 +50,13 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
 
   /** Opens a session when waiters outnumber the slots that ready and connecting sessions will offer. */
   private maybeOpen(): void {
-    if (this.draining || this.waiters.length === 0) return;
+    if (this.draining || this.pending.length === 0) return;
     let slots = 0;
     for (const s of this.sessions) {
       if (s.st === 'connecting') slots += s.maxStreams;
       else if (s.st === 'ready') slots += Math.max(0, s.maxStreams - s.streams);
     }
-    if (slots < this.waiters.length && this.sessions.size < this.settings.maxConnections) this.open();
+    if (slots < this.pending.length && this.sessions.size < this.settings.maxConnections) this.open();
   }
 
   private open(): void {
@@ -97,20 +79,11 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     client.onPoolReady(stream, this.host.key);
   }
 
-  removeWaiter(w: Waiter): void {
-    const i = this.waiters.indexOf(w);
-    if (i !== -1) {
-      this.waiters.splice(i, 1);
-      this.stats.upstream_rq_pending_active.dec();
-    }
-  }
-
   /** Hands free slots to waiters in FIFO order. */
   private serve(): void {
     let s = this.ready();
-    while (s !== null && this.waiters.length > 0) {
-      const w = this.waiters.shift()!;
-      this.stats.upstream_rq_pending_active.dec();
+    while (s !== null && this.pending.length > 0) {
+      const w = this.pending.shift()!;
       this.assign(s, w.sink, w.client);
       if (!s.hasCapacity) s = this.ready();
     }
@@ -147,11 +120,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     // Every request waiting on this connection fails with it (Envoy purges the pending
     // requests of a failed HTTP/2 connection attempt), unless another session is coming.
     for (const o of this.sessions) if (o.st === 'connecting' || o.st === 'ready') return;
-    const failed = this.waiters.splice(0);
-    for (const w of failed) {
-      this.stats.upstream_rq_pending_active.dec();
-      w.client.onPoolFailure('connect_failure', reason);
-    }
+    this.pending.failAll('connect_failure', reason);
   }
 
   onClosed(s: H2ClientSession): void {
@@ -170,10 +139,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
 
   destroy(): void {
     this.draining = true;
-    for (const w of this.waiters.splice(0)) {
-      this.stats.upstream_rq_pending_active.dec();
-      w.client.onPoolFailure('local_reset', 'cluster removed');
-    }
+    this.pending.failAll('local_reset', 'cluster removed');
     for (const s of [...this.sessions]) s.destroy();
   }
 

@@ -1,21 +1,20 @@
 // One request on an upstream HTTP/2 session, as the router drives it (UpstreamStream).
 // Handlers are shared functions that find their owner through a symbol on the node:http2
-// stream, as on the server side.
+// stream; those the server side has too live in stream_events.ts.
 import * as http2 from 'node:http2';
 import { HeaderMap } from '../headers';
 import type { HeaderMap as Headers } from '../headers';
 import type { RequestHead, ResetReason, UpstreamResponseSink, UpstreamStream } from '../stream';
 import type { H2ClientSession } from './client';
 import { fromRawHeaders, pseudo, toH2Headers, trailersToH2, type H2HeaderObject } from './headers';
+import { OWNER, bindStreamEvents, sendHeldTrailers, type H2StreamEvents, type Tagged as TaggedStream } from './stream_events';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = http2.constants;
-const OWNER = Symbol('switchyard.h2.upstream');
 const EMPTY = Buffer.alloc(0);
-const NO_TRAILERS: H2HeaderObject = {};
 
-type Tagged = http2.ClientHttp2Stream & { [OWNER]?: H2UpstreamStream };
+type Tagged = TaggedStream<http2.ClientHttp2Stream, H2UpstreamStream>;
 
-export class H2UpstreamStream implements UpstreamStream {
+export class H2UpstreamStream implements UpstreamStream, H2StreamEvents {
   private req: http2.ClientHttp2Stream | null = null;
   private trailers: H2HeaderObject | null = null;
   private responseTrailers: Headers | null = null;
@@ -51,16 +50,10 @@ export class H2UpstreamStream implements UpstreamStream {
       return;
     }
     this.req = req;
-    (req as Tagged)[OWNER] = this;
+    bindStreamEvents(req, this);
     req.on('response', onResponse);
     req.on('headers', onInformational);
-    req.on('data', onData);
-    req.on('trailers', onTrailers);
-    req.on('end', onEnd);
-    req.on('drain', onDrain);
-    req.on('wantTrailers', onWantTrailers);
     req.on('error', noop);
-    req.on('close', onClose);
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
@@ -157,13 +150,9 @@ export class H2UpstreamStream implements UpstreamStream {
   }
 
   onWantTrailers(): void {
-    const t = this.trailers ?? NO_TRAILERS;
+    const held = this.trailers;
     this.trailers = null;
-    try {
-      this.req?.sendTrailers(t);
-    } catch {
-      this.reset();
-    }
+    if (!sendHeldTrailers(this.req, held)) this.reset();
   }
 
   onClose(): void {
@@ -190,22 +179,4 @@ function onResponse(this: Tagged, _h: unknown, flags: number, raw: string[]): vo
 }
 function onInformational(this: Tagged, _h: unknown, _flags: number, raw: string[]): void {
   this[OWNER]?.onInformational(raw);
-}
-function onData(this: Tagged, chunk: Buffer): void {
-  this[OWNER]?.onData(chunk);
-}
-function onTrailers(this: Tagged, _h: unknown, _flags: number, raw: string[]): void {
-  this[OWNER]?.onTrailers(raw);
-}
-function onEnd(this: Tagged): void {
-  this[OWNER]?.onEnd();
-}
-function onDrain(this: Tagged): void {
-  this[OWNER]?.onDrain();
-}
-function onWantTrailers(this: Tagged): void {
-  this[OWNER]?.onWantTrailers();
-}
-function onClose(this: Tagged): void {
-  this[OWNER]?.onClose();
 }

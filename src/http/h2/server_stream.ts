@@ -1,10 +1,11 @@
 // One downstream HTTP/2 stream as a DownstreamStream. Event handlers are shared functions
 // that find their owner through a symbol on the node:http2 stream, so a request costs one
-// object here rather than a closure per event (design convention 6).
+// object here rather than a closure per event (design convention 6); see stream_events.ts.
 import * as http2 from 'node:http2';
 import { HeaderMap } from '../headers';
 import type { DownstreamStream, RequestBodySink, RequestHead, ResponseHead } from '../stream';
 import { fromRawHeaders, toH2Headers, trailersToH2, type H2HeaderObject } from './headers';
+import { bindStreamEvents, sendHeldTrailers, type H2StreamEvents } from './stream_events';
 
 /** What the stream needs from its connection. */
 export interface H2StreamOwner {
@@ -15,13 +16,9 @@ export interface H2StreamOwner {
 }
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = http2.constants;
-const OWNER = Symbol('switchyard.h2.stream');
 const EMPTY = Buffer.alloc(0);
-const NO_TRAILERS: H2HeaderObject = {};
 
-type Tagged = http2.ServerHttp2Stream & { [OWNER]?: H2ServerStream };
-
-export class H2ServerStream implements DownstreamStream {
+export class H2ServerStream implements DownstreamStream, H2StreamEvents {
   sink: RequestBodySink | null = null;
   requestEnded: boolean;
   private readonly endedAtHeaders: boolean;
@@ -42,13 +39,7 @@ export class H2ServerStream implements DownstreamStream {
   ) {
     this.requestEnded = ended;
     this.endedAtHeaders = ended;
-    (stream as Tagged)[OWNER] = this;
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('end', onEnd);
-    stream.on('drain', onDrain);
-    stream.on('wantTrailers', onWantTrailers);
-    stream.on('close', onClose);
+    bindStreamEvents(stream, this);
   }
 
   get remoteAddress(): string {
@@ -153,14 +144,9 @@ export class H2ServerStream implements DownstreamStream {
   }
 
   onWantTrailers(): void {
-    const t = this.trailers ?? NO_TRAILERS;
+    const held = this.trailers;
     this.trailers = null;
-    try {
-      // Empty trailers make node:http2 end the stream with an empty DATA frame instead.
-      this.stream.sendTrailers(t);
-    } catch {
-      this.reset();
-    }
+    if (!sendHeldTrailers(this.stream, held)) this.reset();
   }
 
   onClose(): void {
@@ -176,23 +162,4 @@ export class H2ServerStream implements DownstreamStream {
     const sessionGone = this.conn.sessionGone;
     sink?.onDownstreamReset(sessionGone ? 'connection_termination' : 'remote_reset');
   }
-}
-
-function onData(this: Tagged, chunk: Buffer): void {
-  this[OWNER]?.onData(chunk);
-}
-function onTrailers(this: Tagged, _h: unknown, _flags: number, raw: string[]): void {
-  this[OWNER]?.onTrailers(raw);
-}
-function onEnd(this: Tagged): void {
-  this[OWNER]?.onEnd();
-}
-function onDrain(this: Tagged): void {
-  this[OWNER]?.onDrain();
-}
-function onWantTrailers(this: Tagged): void {
-  this[OWNER]?.onWantTrailers();
-}
-function onClose(this: Tagged): void {
-  this[OWNER]?.onClose();
 }

@@ -8,12 +8,13 @@
 // gained/lost interest in ..., or [2] (N)ACKing an earlier resource update").
 import * as grpc from '@grpc/grpc-js';
 import { log } from '../../log';
-import { KINDS, ResourceKind, kindOf } from './kinds';
+import { ResourceKind } from './kinds';
 import { DeltaSubscription } from './delta_state';
-import { MeshGroup, MeshResource, groupFor } from './mesh';
+import { MeshResource } from './mesh';
 import { Msg } from './service';
-import { MeshState, MeshStore } from './store';
-import { StatusRegistry, StreamStatus, TypeStatus, recordAck, recordNack, typeStatus } from './status';
+import { MeshStore } from './store';
+import { StatusRegistry, TypeStatus, recordAck, recordNack } from './status';
+import { AdsStreamBase } from './stream_base';
 
 interface DeltaType {
   readonly kind: ResourceKind;
@@ -25,61 +26,16 @@ interface DeltaType {
 
 const EMPTY = new Map<string, MeshResource>();
 
-export class DeltaStream {
-  private readonly types = new Map<string, DeltaType>();
-  private readonly status: StreamStatus;
-  private group: MeshGroup | undefined;
-  private node: { id?: string; cluster?: string } | undefined;
-  private nonces = 0;
-  private closed = false;
-  private readonly onChange = (s: MeshState) => this.meshChanged(s);
-
-  constructor(
-    private readonly call: grpc.ServerDuplexStream<Msg, Msg>,
-    private readonly store: MeshStore,
-    private readonly registry: StatusRegistry,
-  ) {
-    this.status = registry.open('delta', call.getPeer());
-    store.on('change', this.onChange);
-    call.on('data', (req: Msg) => this.onRequest(req));
-    call.on('end', () => this.close(true));
-    call.on('error', () => this.close(false));
-    call.on('cancelled', () => this.close(false));
+export class DeltaStream extends AdsStreamBase<DeltaType> {
+  constructor(call: grpc.ServerDuplexStream<Msg, Msg>, store: MeshStore, registry: StatusRegistry) {
+    super('delta', call, store, registry);
   }
 
-  private close(endCall: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.store.off('change', this.onChange);
-    this.registry.close(this.status);
-    if (endCall) this.call.end();
-    log.info('xds stream closed', { stream: this.status.id, api: 'delta', node: this.status.node_id });
+  protected override newType(kind: ResourceKind, status: TypeStatus): DeltaType {
+    return { kind, sub: new DeltaSubscription(kind.wildcard), status, pending: new Map() };
   }
 
-  private identify(node: Msg): void {
-    this.node = { id: node.id ?? '', cluster: node.cluster ?? '' };
-    this.status.node_id = this.node.id ?? '';
-    this.status.node_cluster = this.node.cluster ?? '';
-    this.group = groupFor(this.store.current.mesh, this.node);
-    this.status.group = this.group.label;
-    log.info('xds stream opened', { stream: this.status.id, api: 'delta', node: this.status.node_id, cluster: this.status.node_cluster, group: this.group.label, peer: this.status.peer });
-  }
-
-  private onRequest(req: Msg): void {
-    if (this.closed) return;
-    if (!this.node) this.identify(req.node ?? {});
-    const url: string = req.type_url ?? '';
-    const kind = kindOf(url);
-    if (!kind) {
-      log.warn('request for a type this server does not serve', { stream: this.status.id, node: this.status.node_id, type: url });
-      return;
-    }
-    let dt = this.types.get(url);
-    const first = !dt;
-    if (!dt) {
-      dt = { kind, sub: new DeltaSubscription(kind.wildcard), status: typeStatus(this.status, url), pending: new Map() };
-      this.types.set(url, dt);
-    }
+  protected override onTypeRequest(dt: DeltaType, req: Msg, first: boolean): void {
     const nonce: string = req.response_nonce ?? '';
     if (nonce !== '') this.ackOrNack(dt, nonce, req.error_detail);
     const subscribe = (req.resource_names_subscribe ?? []) as string[];
@@ -107,14 +63,14 @@ export class DeltaStream {
   }
 
   /** Sends what the client lacks and what it holds that is gone; nothing if both are empty (unless `always`). */
-  private respond(dt: DeltaType, always: boolean): void {
+  protected override respond(dt: DeltaType, always: boolean): void {
     const available = this.group?.resources.get(dt.kind.typeUrl) ?? EMPTY;
     const d = dt.sub.diff(available);
     if (!always && d.send.length === 0 && d.removed.length === 0) {
       dt.sub.commit(d, available);
       return;
     }
-    const nonce = String(++this.nonces);
+    const nonce = this.nextNonce();
     const version = String(this.store.current.generation);
     dt.pending.set(nonce, version);
     // A client that never (N)ACKs must not grow this without bound.
@@ -134,15 +90,5 @@ export class DeltaStream {
       }),
       removed_resources: d.removed,
     });
-  }
-
-  private meshChanged(s: MeshState): void {
-    if (this.closed || !this.node) return;
-    this.group = groupFor(s.mesh, this.node);
-    this.status.group = this.group.label;
-    for (const k of KINDS) {
-      const dt = this.types.get(k.typeUrl);
-      if (dt) this.respond(dt, false);
-    }
   }
 }

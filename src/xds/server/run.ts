@@ -35,12 +35,6 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<void> 
     process.exit(1);
   }
   const watcher = watchFile(opts.meshPath, () => store.reload());
-  log.info('listening', {
-    xds: `${ads.host}:${ads.port}`,
-    status: `http://${status.host}:${status.port}/status`,
-    mesh: opts.meshPath,
-    generation: store.current.generation,
-  });
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
@@ -51,4 +45,11 @@ export async function runControlPlane(opts: ControlPlaneOptions): Promise<void> 
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Announce only once the signal handlers are in place: callers (and tests) act on this line.
+  log.info('listening', {
+    xds: `${ads.host}:${ads.port}`,
+    status: `http://${status.host}:${status.port}/status`,
+    mesh: opts.meshPath,
+    generation: store.current.generation,
+  });
 }

@@ -17,11 +17,12 @@
 import * as crypto from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { log } from '../../log';
-import { KINDS, ResourceKind, WILDCARD, kindOf } from './kinds';
-import { MeshGroup, MeshResource, groupFor } from './mesh';
+import { ResourceKind, WILDCARD } from './kinds';
+import { MeshResource } from './mesh';
 import { Msg } from './service';
-import { MeshState, MeshStore } from './store';
-import { StatusRegistry, StreamStatus, TypeStatus, recordAck, recordNack, typeStatus } from './status';
+import { MeshStore } from './store';
+import { StatusRegistry, TypeStatus, recordAck, recordNack } from './status';
+import { AdsStreamBase } from './stream_base';
 
 interface SotwType {
   readonly kind: ResourceKind;
@@ -40,52 +41,17 @@ export function responseVersion(resources: readonly MeshResource[]): string {
   return h.digest('hex').slice(0, 12);
 }
 
-export class SotwStream {
-  private readonly types = new Map<string, SotwType>();
-  private readonly status: StreamStatus;
-  private group: MeshGroup | undefined;
-  private node: { id?: string; cluster?: string } | undefined;
-  private nonces = 0;
-  private closed = false;
-  private readonly onChange = (s: MeshState) => this.meshChanged(s);
-
-  constructor(
-    private readonly call: grpc.ServerDuplexStream<Msg, Msg>,
-    private readonly store: MeshStore,
-    private readonly registry: StatusRegistry,
-  ) {
-    this.status = registry.open('sotw', call.getPeer());
-    store.on('change', this.onChange);
-    call.on('data', (req: Msg) => this.onRequest(req));
-    call.on('end', () => this.close(true));
-    call.on('error', () => this.close(false));
-    call.on('cancelled', () => this.close(false));
+export class SotwStream extends AdsStreamBase<SotwType> {
+  constructor(call: grpc.ServerDuplexStream<Msg, Msg>, store: MeshStore, registry: StatusRegistry) {
+    super('sotw', call, store, registry);
   }
 
-  private close(endCall: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.store.off('change', this.onChange);
-    this.registry.close(this.status);
-    if (endCall) this.call.end();
-    log.info('xds stream closed', { stream: this.status.id, api: 'sotw', node: this.status.node_id });
+  protected override newType(kind: ResourceKind, status: TypeStatus): SotwType {
+    return { kind, names: new Set(), wildcard: false, onlyEmpty: true, status };
   }
 
-  private onRequest(req: Msg): void {
-    if (this.closed) return;
-    if (!this.node) this.identify(req.node ?? {});
-    const url: string = req.type_url ?? '';
-    const kind = kindOf(url);
-    if (!kind) {
-      log.warn('request for a type this server does not serve', { stream: this.status.id, node: this.status.node_id, type: url });
-      return;
-    }
-    let st = this.types.get(url);
-    const first = !st;
-    if (!st) {
-      st = { kind, names: new Set(), wildcard: false, onlyEmpty: true, status: typeStatus(this.status, url) };
-      this.types.set(url, st);
-    }
+  protected override onTypeRequest(st: SotwType, req: Msg, first: boolean): void {
+    const url = st.kind.typeUrl;
     const nonce: string = req.response_nonce ?? '';
     if (st.sent && nonce !== '' && nonce !== st.sent.nonce) {
       if (log.enabled('debug')) log.debug('stale nonce ignored', { stream: this.status.id, type: url, nonce, latest: st.sent.nonce });
@@ -99,15 +65,6 @@ export class SotwStream {
     // Listener/Cluster: a response lets the client learn a newly named resource is absent.
     if (first || (changed && st.kind.wildcard)) this.respond(st, true);
     else if (changed) this.respond(st, false);
-  }
-
-  private identify(node: Msg): void {
-    this.node = { id: node.id ?? '', cluster: node.cluster ?? '' };
-    this.status.node_id = this.node.id ?? '';
-    this.status.node_cluster = this.node.cluster ?? '';
-    this.group = groupFor(this.store.current.mesh, this.node);
-    this.status.group = this.group.label;
-    log.info('xds stream opened', { stream: this.status.id, api: 'sotw', node: this.status.node_id, cluster: this.status.node_cluster, group: this.group.label, peer: this.status.peer });
   }
 
   /** Replaces the subscription with `names`; returns whether it changed. */
@@ -130,11 +87,11 @@ export class SotwStream {
   }
 
   /** Sends the type's full subscribed set, unless `force` is off and it equals what was last sent. */
-  private respond(st: SotwType, force: boolean): void {
+  protected override respond(st: SotwType, force: boolean): void {
     const resources = this.select(st);
     const version = responseVersion(resources);
     if (!force && st.sent?.version === version) return;
-    const nonce = String(++this.nonces);
+    const nonce = this.nextNonce();
     st.sent = { version, nonce };
     st.status.last_sent_version = version;
     st.status.last_sent_nonce = nonce;
@@ -142,15 +99,5 @@ export class SotwStream {
       log.debug('sending', { stream: this.status.id, type: st.kind.short, version, nonce, names: resources.map((r) => r.name) });
     }
     this.call.write({ version_info: version, resources: resources.map((r) => r.any), type_url: st.kind.typeUrl, nonce });
-  }
-
-  private meshChanged(s: MeshState): void {
-    if (this.closed || !this.node) return;
-    this.group = groupFor(s.mesh, this.node);
-    this.status.group = this.group.label;
-    for (const k of KINDS) {
-      const st = this.types.get(k.typeUrl);
-      if (st) this.respond(st, false);
-    }
   }
 }
