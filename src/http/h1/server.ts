@@ -43,6 +43,8 @@ const enum St {
 }
 
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** RFC 3986 authority without userinfo: reg-name or IPv4, or an [IPv6] literal, then an optional port. */
+const VALID_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
 
 export class H1ServerConnection implements IdleTracked {
   private st = St.Head;
@@ -224,7 +226,7 @@ export class H1ServerConnection implements IdleTracked {
     if (authority === undefined) {
       if (protocol === 'HTTP/1.1') throw new ParseError('missing host header');
       authority = '';
-    }
+    } else if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
     headers.remove('host');
     const s = new H1ServerStream(this, {
       method,
