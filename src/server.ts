@@ -2,7 +2,10 @@
 // the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
 import type { AdminHost, ClusterView, ListenerView, ServerState } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
-import type { BootstrapConfig } from './config/types';
+import type { BootstrapConfig, ListenerConfig } from './config/types';
+import type { RuntimeContext } from './listeners/terminal';
+import { RouteTableRegistry } from './routing/registry';
+import { XdsManager } from './xds/manager';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
@@ -20,7 +23,10 @@ export class SwitchyardServer implements AdminHost {
   readonly stats = new StatsStore();
   readonly startTime = new Date();
   readonly clusterManager = new ClusterManager(this.stats);
+  readonly routes = new RouteTableRegistry();
+  private readonly ctx: RuntimeContext = { clusters: this.clusterManager, store: this.stats, routes: this.routes };
   private readonly listenerList: ActiveListener[] = [];
+  private xds: XdsManager | null = null;
   private st: ServerState = 'PRE_INITIALIZING';
   healthCheckFailed = false;
   private admin: AdminServer | null = null;
@@ -39,12 +45,46 @@ export class SwitchyardServer implements AdminHost {
       log.info('admin up', { address: `${this.bootstrap.admin.address.address}:${this.admin.port}` });
     }
     for (const l of this.bootstrap.listeners) {
-      const al = new ActiveListener(l, this.clusterManager, this.stats);
+      const al = new ActiveListener(l, this.ctx);
       await al.listen();
       this.listenerList.push(al);
     }
+    if (this.bootstrap.dynamic !== undefined) {
+      // /ready stays 503 (INITIALIZING) until the first xDS fetch is applied or times out.
+      this.xds = new XdsManager(this, this.bootstrap.dynamic, this.bootstrap.node);
+      await this.xds.start();
+    }
     this.st = 'LIVE';
-    log.info('switchyard is live', { listeners: this.listenerList.length, clusters: this.bootstrap.clusters.length });
+    log.info('switchyard is live', { listeners: this.listenerList.length, clusters: this.clusterManager.all().length });
+  }
+
+  /** LDS: a new listener is bound; a changed one keeps its socket and swaps its chains (the old ones drain). */
+  async addOrUpdateListener(config: ListenerConfig, versionInfo: string): Promise<void> {
+    const cur = this.listenerList.find((l) => l.name === config.name);
+    if (cur !== undefined && sameAddress(cur.config, config)) {
+      cur.update(config, this.opts.drainTimeS * 1000, versionInfo);
+      log.info('listener updated', { name: config.name, version: versionInfo });
+      return;
+    }
+    if (cur !== undefined) this.removeListener(config.name);
+    const al = new ActiveListener(config, this.ctx, true);
+    al.versionInfo = versionInfo;
+    await al.listen();
+    this.listenerList.push(al);
+  }
+
+  /** LDS removal: stop accepting, drain for --drain-time-s, then close what is left. */
+  removeListener(name: string): void {
+    const i = this.listenerList.findIndex((l) => l.name === name);
+    if (i === -1) return;
+    const [l] = this.listenerList.splice(i, 1);
+    l.drain();
+    setTimeout(() => l.close(), this.opts.drainTimeS * 1000).unref();
+    log.info('listener removed', { name });
+  }
+
+  hasListener(name: string): boolean {
+    return this.listenerList.some((l) => l.name === name);
   }
 
   get adminPort(): number {
@@ -56,11 +96,11 @@ export class SwitchyardServer implements AdminHost {
   }
 
   listeners(): ListenerView[] {
-    return this.listenerList.map((l) => ({ config: l.config, boundAddress: l.boundAddress, addedViaApi: l.addedViaApi, lastUpdated: l.lastUpdated }));
+    return this.listenerList.map((l) => ({ config: l.config, boundAddress: l.boundAddress, addedViaApi: l.addedViaApi, lastUpdated: l.lastUpdated, versionInfo: l.versionInfo }));
   }
 
   clusters(): ClusterView[] {
-    return this.clusterManager.all().map((c) => ({ config: c.config, hosts: c.hosts, addedViaApi: c.addedViaApi, lastUpdated: c.lastUpdated }));
+    return this.clusterManager.all().map((c) => ({ config: c.config, hosts: c.hosts, addedViaApi: c.addedViaApi, lastUpdated: c.lastUpdated, versionInfo: c.versionInfo }));
   }
 
   drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void {
@@ -102,6 +142,7 @@ export class SwitchyardServer implements AdminHost {
       await sleep(50);
     }
     for (const l of this.listenerList) l.close();
+    await this.xds?.close();
     this.clusterManager.destroy();
     await this.admin?.close();
     log.info('exiting');
@@ -110,4 +151,8 @@ export class SwitchyardServer implements AdminHost {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function sameAddress(a: ListenerConfig, b: ListenerConfig): boolean {
+  return a.address.address === b.address.address && a.address.port === b.address.port;
 }

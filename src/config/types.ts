@@ -89,6 +89,8 @@ export interface LocalityEndpoints {
 export interface ClusterConfig {
   name: string;
   type: DiscoveryType;
+  /** EDS clusters: the ClusterLoadAssignment name to watch (eds_cluster_config.service_name, else the cluster name). */
+  edsServiceName?: string;
   connectTimeoutMs: number;
   lbPolicy: string;
   /** Decoded lb-policy specific config (ring_hash_lb_config etc.), for the load-balancing issue. */
@@ -108,9 +110,27 @@ export interface ClusterConfig {
   raw: Canon;
 }
 
+/** bootstrap.dynamic_resources: where listeners and clusters come from over xDS. */
+export interface DynamicResourcesConfig {
+  /** ads_config: one ADS stream for everything. */
+  ads: {
+    api: 'sotw' | 'delta';
+    /** host:port of the management server (from envoy_grpc.cluster_name's endpoint, or google_grpc.target_uri). */
+    target: string;
+    /** envoy_grpc.cluster_name when used (a static cluster). */
+    clusterName?: string;
+  };
+  /** lds_config / cds_config with `ads: {}` (the only config source supported). */
+  lds: boolean;
+  cds: boolean;
+  /** initial_fetch_timeout of lds_config / cds_config (Envoy default 15 s; 0 = wait forever). */
+  initialFetchTimeoutMs: number;
+}
+
 export interface BootstrapConfig {
   node: NodeInfo;
   admin?: AdminConfig;
+  dynamic?: DynamicResourcesConfig;
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   /** Present but not acted on yet (dynamic_resources comes with the xDS issue). */

@@ -1,43 +1,76 @@
 // One bound listener: accepts connections, picks a filter chain and hands the socket to
 // its terminal filter. State machine: binding → active → draining → closed.
+//
+// A listener update (LDS) keeps the bound socket — Node cannot bind the same port twice —
+// and swaps in a new generation of filter chains: new connections get the new config while
+// connections on the old generation drain (HTTP/1.1 Connection: close, HTTP/2 GOAWAY) and
+// are closed at the end of the drain time, as Envoy drains a replaced listener.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig } from '../config/types';
 import { log } from '../log';
-import type { Counter, Gauge, StatsStore } from '../telemetry/stats';
-import type { ClusterManager } from '../upstream/cluster_manager';
+import type { Counter, Gauge } from '../telemetry/stats';
 import { CompiledMatch, selectChain, type ConnectionInfo } from './filter_chain_match';
-import { buildTerminal, type TerminalFilter } from './terminal';
+import { buildTerminal, type RuntimeContext, type TerminalFilter } from './terminal';
 
 type State = { t: 'binding' } | { t: 'active' } | { t: 'draining'; since: number } | { t: 'closed' };
 
-export class ActiveListener {
-  private state: State = { t: 'binding' };
-  private server: Server | null = null;
-  private readonly chains: CompiledMatch<TerminalFilter>[];
-  private readonly defaultChain: TerminalFilter | undefined;
-  private readonly all: TerminalFilter[] = [];
-  private readonly cxTotal: Counter;
-  private readonly cxActive: Gauge;
-  private readonly cxDestroy: Counter;
-  private readonly noChain: Counter;
-  boundAddress = '';
-  readonly lastUpdated = new Date();
+/** The filter chains of one version of the listener's config. */
+class Generation {
+  readonly chains: CompiledMatch<TerminalFilter>[];
+  readonly defaultChain: TerminalFilter | undefined;
+  readonly all: TerminalFilter[] = [];
 
-  constructor(
-    readonly config: ListenerConfig,
-    clusters: ClusterManager,
-    store: StatsStore,
-    readonly addedViaApi = false,
-  ) {
+  constructor(config: ListenerConfig, ctx: RuntimeContext) {
     const build = (c: FilterChainConfig) => {
-      const t = buildTerminal(c.filters, clusters, store);
+      const t = buildTerminal(c.filters, ctx);
       this.all.push(t);
       return t;
     };
     this.chains = config.filterChains.map((c) => new CompiledMatch(c.match, build(c)));
     this.defaultChain = config.defaultFilterChain ? build(config.defaultFilterChain) : undefined;
+  }
+
+  get activeConnections(): number {
+    let n = 0;
+    for (const t of this.all) n += t.activeConnections;
+    return n;
+  }
+
+  drain(): void {
+    for (const t of this.all) t.drain();
+  }
+
+  close(): void {
+    for (const t of this.all) {
+      t.closeAll();
+      t.dispose();
+    }
+  }
+}
+
+export class ActiveListener {
+  private state: State = { t: 'binding' };
+  private server: Server | null = null;
+  private gen: Generation;
+  /** Replaced generations still finishing their connections. */
+  private readonly old = new Set<Generation>();
+  private readonly cxTotal: Counter;
+  private readonly cxActive: Gauge;
+  private readonly cxDestroy: Counter;
+  private readonly noChain: Counter;
+  boundAddress = '';
+  lastUpdated = new Date();
+  versionInfo?: string;
+
+  constructor(
+    public config: ListenerConfig,
+    private readonly ctx: RuntimeContext,
+    readonly addedViaApi = false,
+  ) {
+    this.gen = new Generation(config, ctx);
     const a = config.address;
     const p = `listener.${a.address.includes(':') ? `[${a.address}]` : a.address}_${a.port}.`;
+    const store = ctx.store;
     this.cxTotal = store.counter(p + 'downstream_cx_total');
     this.cxActive = store.gauge(p + 'downstream_cx_active');
     this.cxDestroy = store.counter(p + 'downstream_cx_destroy');
@@ -71,6 +104,30 @@ export class ActiveListener {
     return ad !== null && typeof ad === 'object' ? ad.port : 0;
   }
 
+  /**
+   * Swaps in a new config for the same address: new connections use it; connections of the
+   * previous config drain and are closed after `drainMs`.
+   */
+  update(config: ListenerConfig, drainMs: number, versionInfo?: string): void {
+    const next = new Generation(config, this.ctx);
+    const prev = this.gen;
+    this.gen = next;
+    this.config = config;
+    this.lastUpdated = new Date();
+    this.versionInfo = versionInfo;
+    this.retire(prev, drainMs);
+  }
+
+  private retire(g: Generation, drainMs: number): void {
+    this.old.add(g);
+    g.drain();
+    const t = setTimeout(() => {
+      g.close();
+      this.old.delete(g);
+    }, drainMs);
+    t.unref();
+  }
+
   private onConnection(s: Socket): void {
     if (this.state.t === 'closed') {
       s.destroy();
@@ -91,7 +148,8 @@ export class ActiveListener {
       transportProtocol: 'raw_buffer',
       applicationProtocols: [],
     };
-    const t = selectChain(this.chains, info) ?? this.defaultChain;
+    const g = this.gen;
+    const t = selectChain(g.chains, info) ?? g.defaultChain;
     if (t === undefined) {
       this.noChain.inc();
       s.destroy();
@@ -111,19 +169,21 @@ export class ActiveListener {
     if (this.state.t === 'closed' || this.state.t === 'draining') return;
     this.state = { t: 'draining', since: Date.now() };
     this.stopAccepting();
-    for (const t of this.all) t.drain();
+    this.gen.drain();
   }
 
   get activeConnections(): number {
-    let n = 0;
-    for (const t of this.all) n += t.activeConnections;
+    let n = this.gen.activeConnections;
+    for (const g of this.old) n += g.activeConnections;
     return n;
   }
 
   close(): void {
     this.state = { t: 'closed' };
     this.stopAccepting();
-    for (const t of this.all) t.closeAll();
+    this.gen.close();
+    for (const g of this.old) g.close();
+    this.old.clear();
   }
 }
 

@@ -8,12 +8,15 @@ import { TcpProxyRuntime } from '../filters/network/tcp_proxy/proxy';
 import type { TcpProxyConfig } from '../filters/network/tcp_proxy/config';
 import type { StatsStore } from '../telemetry/stats';
 import type { ClusterManager } from '../upstream/cluster_manager';
+import type { RouteTableRegistry } from '../routing/registry';
 
 export interface TerminalFilter {
   onConnection(socket: Socket, initial: Buffer | null): void;
   /** Graceful drain: HTTP asks clients to go away; TCP lets connections run to the deadline. */
   drain(): void;
   closeAll(): void;
+  /** Releases config-time resources (RDS watches) once the filter is no longer used. */
+  dispose(): void;
   readonly activeConnections: number;
 }
 
@@ -29,6 +32,7 @@ class TcpTerminal implements TerminalFilter {
   closeAll(): void {
     this.rt.closeAll();
   }
+  dispose(): void {}
   get activeConnections(): number {
     return this.rt.activeConnections;
   }
@@ -45,16 +49,26 @@ class HttpTerminal implements TerminalFilter {
   closeAll(): void {
     this.rt.closeAll();
   }
+  dispose(): void {
+    this.rt.dispose();
+  }
   get activeConnections(): number {
     return this.rt.activeConnections;
   }
 }
 
+/** What filter runtimes are built against: the proxy's shared state. */
+export interface RuntimeContext {
+  clusters: ClusterManager;
+  store: StatsStore;
+  routes: RouteTableRegistry;
+}
+
 /** Builds the runtime for a chain's filters. Only a single terminal filter is supported so far. */
-export function buildTerminal(filters: NetworkFilterConfig[], clusters: ClusterManager, store: StatsStore): TerminalFilter {
+export function buildTerminal(filters: NetworkFilterConfig[], ctx: RuntimeContext): TerminalFilter {
   if (filters.length !== 1) throw new Error(`a filter chain must hold exactly one terminal network filter (got ${filters.length})`);
   const f = filters[0];
-  if (f.typeUrl === HCM) return new HttpTerminal(new HcmRuntime(f.config as HcmConfig, clusters, store));
-  if (f.typeUrl === TCP) return new TcpTerminal(new TcpProxyRuntime(f.config as TcpProxyConfig, clusters, store));
+  if (f.typeUrl === HCM) return new HttpTerminal(new HcmRuntime(f.config as HcmConfig, ctx.clusters, ctx.store, ctx.routes));
+  if (f.typeUrl === TCP) return new TcpTerminal(new TcpProxyRuntime(f.config as TcpProxyConfig, ctx.clusters, ctx.store));
   throw new Error(`network filter ${f.name} (${f.typeUrl}) has no runtime`);
 }

@@ -7,7 +7,7 @@ import type { StatsStore } from '../telemetry/stats';
 import { ClusterStats } from './cluster_stats';
 import { resolveAll } from './dns';
 import { H1Pool, type PoolSettings } from './h1_pool';
-import { Host } from './host';
+import { HealthFlag, Host } from './host';
 import type { LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
 import { roundRobin } from './lb/round_robin';
 import type { ConnectionPool } from './pool';
@@ -40,6 +40,7 @@ export class Cluster {
   private dnsTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly lastUpdated = new Date();
+  versionInfo?: string;
 
   constructor(
     readonly config: ClusterConfig,
@@ -68,6 +69,13 @@ export class Cluster {
     return lbFactories[this.config.lbPolicy] ?? roundRobin;
   }
 
+  /** EDS: a new ClusterLoadAssignment. Hosts that remain keep their pools and stats. */
+  setEndpoints(localities: ClusterConfig['localities']): void {
+    const hosts: Host[] = [];
+    for (const loc of localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality));
+    this.setHosts(hosts);
+  }
+
   /** Swaps in a new host list; pools of hosts that are gone are drained. */
   setHosts(hosts: Host[]): void {
     const keep = new Set(hosts.map((h) => h.key));
@@ -87,6 +95,10 @@ export class Cluster {
       if (o === undefined) return h;
       o.weight = h.weight;
       o.ip = h.ip;
+      // EDS health comes with the assignment; active-HC and outlier flags stay the host's own.
+      const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
+      o.edsHealth = h.edsHealth;
+      o.healthFlags = (o.healthFlags & ~eds) | (h.healthFlags & eds);
       return o;
     });
     this.rebuild();

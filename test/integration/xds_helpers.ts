@@ -33,7 +33,12 @@ export interface ControlPlane {
 /** Starts the real CLI on a temp mesh file (JSON is YAML); resolves once it logs `listening`. */
 export async function startControlPlane(mesh: unknown, extraArgs: string[] = []): Promise<ControlPlane> {
   const meshFile = path.join(tempDir('switchyard-xds-'), 'mesh.yaml');
-  const write = (m: unknown) => fs.writeFileSync(meshFile, typeof m === 'string' ? m : JSON.stringify(m, null, 2));
+  // Written atomically (temp file + rename), as editors and config tools do, so the
+  // server's watcher never reads a half-written file.
+  const write = (m: unknown) => {
+    fs.writeFileSync(meshFile + '.tmp', typeof m === 'string' ? m : JSON.stringify(m, null, 2));
+    fs.renameSync(meshFile + '.tmp', meshFile);
+  };
   write(mesh);
   const child = trackProcess(
     spawn(process.execPath, [CLI, 'control-plane', '-c', meshFile, '--address', '127.0.0.1:0', '--status-address', '127.0.0.1:0', ...extraArgs], {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { decodeBootstrap, loadBootstrapFile } from '../../src/config/bootstrap';
 import { ConfigError } from '../../src/config/issues';
 import { validateCommand } from '../../src/config/validate';
+import type { HcmConfig } from '../../src/filters/network/http_connection_manager/config';
 import type { TcpProxyConfig } from '../../src/filters/network/tcp_proxy/config';
 
 const GOOD = path.join(__dirname, '../fixtures/bootstrap-good.yaml');
@@ -141,8 +142,10 @@ test('a YAML syntax error names the file, line and column; a missing file is a C
 });
 
 test('top-level fields: layered_runtime and dynamic_resources accepted, others not supported', () => {
-  const b = decodeBootstrap({ node: { id: 'n' }, layered_runtime: {}, dynamic_resources: { ads_config: { api_type: 'GRPC' } } }, 't');
+  const ads = { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ google_grpc: { target_uri: 'xds:1', stat_prefix: 'x' } }] };
+  const b = decodeBootstrap({ node: { id: 'n' }, layered_runtime: {}, dynamic_resources: { ads_config: ads } }, 't');
   assert.equal(b.raw.dynamic_resources.ads_config.api_type, 'GRPC');
+  assert.equal(b.dynamic?.ads.target, 'xds:1');
   assert.deepEqual(issuesOf(() => decodeBootstrap({ stats_flush_interval: '5s', watchdogs: {} }, 't')), [
     'stats_flush_interval: not supported by switchyard',
     'watchdogs: not supported by switchyard',
@@ -158,8 +161,7 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
   const errs = (extra: object) => issuesOf(() => decodeBootstrap(cluster(extra), 't'));
   const p = 'static_resources.clusters[0]';
 
-  // Named and rejected until their issues land (xDS, interception, load balancing).
-  assert.deepEqual(errs({ type: 'EDS', eds_cluster_config: { service_name: 's' } }), [`${p}.type: EDS is not supported by switchyard yet`]);
+  // Named and rejected until their issues land (interception, load balancing).
   assert.deepEqual(errs({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }), [
     `${p}.lb_policy: CLUSTER_PROVIDED is not supported by switchyard yet (implemented: ROUND_ROBIN)`,
     `${p}.type: ORIGINAL_DST is not supported by switchyard yet`,
@@ -239,4 +241,202 @@ test('listener rules: filters by registry, listener filters, transport socket, t
   assert.deepEqual(issuesOf(() => decodeBootstrap({ static_resources: { listeners: [{ name: 'l', ...socket('0.0.0.0', 1) }] } }, 't')), [
     `${p}.filter_chains: no filter chains specified`,
   ]);
+});
+
+// dynamic_resources: one ADS stream (envoy_grpc to a static HTTP/2 cluster, or google_grpc),
+// lds_config / cds_config only as `ads: {}`.
+const H2_OPTIONS = {
+  typed_extension_protocol_options: {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  },
+};
+const xdsCluster = (extra: object, ...hosts: [string, unknown][]) => ({
+  name: 'xds', ...extra, load_assignment: endpoints(...(hosts.length ? hosts : [['127.0.0.1', 18000]] as [string, unknown][])),
+});
+const adsConfig = (service: object, extra: object = {}) => ({
+  api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [service], ...extra,
+});
+const D = 'dynamic_resources';
+
+test('dynamic_resources: ADS over envoy_grpc or google_grpc, LDS/CDS over ADS, initial fetch timeout', () => {
+  const b = decodeBootstrap({
+    static_resources: { clusters: [xdsCluster(H2_OPTIONS, ['::1', 18000])] },
+    dynamic_resources: {
+      ads_config: adsConfig({ envoy_grpc: { cluster_name: 'xds' } }, { api_type: 'DELTA_GRPC', set_node_on_first_message_only: true }),
+      lds_config: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '20s' },
+      cds_config: { ads: {}, initial_fetch_timeout: '30s' },
+    },
+  }, 't');
+  assert.deepEqual(b.dynamic, {
+    ads: { api: 'delta', target: '[::1]:18000', clusterName: 'xds' }, lds: true, cds: true, initialFetchTimeoutMs: 30000,
+  });
+
+  // The deprecated cluster-level http2_protocol_options makes the cluster HTTP/2 too.
+  const legacy = decodeBootstrap({
+    static_resources: { clusters: [xdsCluster({ http2_protocol_options: {} })] },
+    dynamic_resources: { ads_config: adsConfig({ envoy_grpc: { cluster_name: 'xds' } }), lds_config: { ads: {} } },
+  }, 't');
+  // Envoy's 15 s default applies to each subscription without its own timeout.
+  assert.deepEqual(legacy.dynamic, {
+    ads: { api: 'sotw', target: '127.0.0.1:18000', clusterName: 'xds' }, lds: true, cds: false, initialFetchTimeoutMs: 15000,
+  });
+
+  const google = (lds: object, cds?: object) => decodeBootstrap({
+    dynamic_resources: {
+      ads_config: adsConfig({ google_grpc: { target_uri: 'dns:///xds.mesh:18000', stat_prefix: 'ads' } }),
+      lds_config: lds, ...(cds ? { cds_config: cds } : {}),
+    },
+  }, 't').dynamic;
+  assert.deepEqual(google({ ads: {}, initial_fetch_timeout: '5s' }), {
+    ads: { api: 'sotw', target: 'dns:///xds.mesh:18000' }, lds: true, cds: false, initialFetchTimeoutMs: 5000,
+  });
+  // 0 = wait forever, which outlasts any other timeout; an unset one counts as 15 s.
+  assert.equal(google({ ads: {}, initial_fetch_timeout: '0s' }, { ads: {}, initial_fetch_timeout: '60s' })?.initialFetchTimeoutMs, 0);
+  assert.equal(google({ ads: {}, initial_fetch_timeout: '5s' }, { ads: {} })?.initialFetchTimeoutMs, 15000);
+
+  // No dynamic_resources: no ADS stream.
+  assert.equal(decodeBootstrap({ node: { id: 'n' } }, 't').dynamic, undefined);
+});
+
+test('dynamic_resources: every unsupported field and config source is reported with its path', () => {
+  assert.deepEqual(issuesOf(() => decodeBootstrap({
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'REST', transport_api_version: 'V2', cluster_names: ['a'], refresh_delay: '1s',
+        grpc_services: [{ envoy_grpc: { cluster_name: 'nope' }, timeout: '1s' }],
+      },
+      lds_config: { path_config_source: { path: '/etc/lds.yaml' } },
+      cds_config: { api_config_source: { api_type: 'GRPC', transport_api_version: 'V3' }, initial_fetch_timeout: '1s' },
+      lds_resources_locator: 'xdstp://mesh/envoy.config.listener.v3.Listener/*',
+    },
+  }, 't')).sort(), [
+    `${D}.lds_resources_locator: not supported by switchyard`,
+    `${D}.lds_config.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${D}.cds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${D}.ads_config.cluster_names: not supported by switchyard`,
+    `${D}.ads_config.refresh_delay: not supported by switchyard`,
+    `${D}.ads_config.api_type: "REST" not supported by switchyard (supported: GRPC, DELTA_GRPC)`,
+    `${D}.ads_config.transport_api_version: "V2" not supported by switchyard (only V3)`,
+    `${D}.ads_config.grpc_services[0].timeout: not supported by switchyard`,
+    `${D}.ads_config.grpc_services[0].envoy_grpc.cluster_name: unknown cluster "nope": must name a cluster in static_resources.clusters`,
+  ].sort());
+
+  // lds_config: { ads: {} } needs the ADS stream; api_type and transport_api_version must be set.
+  assert.deepEqual(issuesOf(() => decodeBootstrap({ dynamic_resources: { lds_config: { ads: {}, resource_api_version: 'V2' } } }, 't')), [
+    `${D}.lds_config.resource_api_version: "V2" not supported by switchyard`,
+    `${D}.ads_config: is required (switchyard fetches dynamic resources only over ADS)`,
+  ]);
+  assert.deepEqual(issuesOf(() => decodeBootstrap({ dynamic_resources: { ads_config: { grpc_services: [] } } }, 't')), [
+    `${D}.ads_config.api_type: is required: set GRPC or DELTA_GRPC`,
+    `${D}.ads_config.transport_api_version: is required: set V3`,
+    `${D}.ads_config.grpc_services: must have exactly one entry (got 0)`,
+  ]);
+
+  // envoy_grpc must name a STATIC cluster with one endpoint that speaks HTTP/2.
+  const g = `${D}.ads_config.grpc_services[0]`;
+  assert.deepEqual(issuesOf(() => decodeBootstrap({
+    static_resources: { clusters: [xdsCluster({ type: 'STRICT_DNS' }, ['xds-a.mesh', 1], ['xds-b.mesh', 1])] },
+    dynamic_resources: { ads_config: adsConfig({ envoy_grpc: { cluster_name: 'xds', authority: 'xds.mesh' } }) },
+  }, 't')), [
+    `${g}.envoy_grpc.authority: not supported by switchyard`,
+    `${g}.envoy_grpc.cluster_name: cluster "xds" has type STRICT_DNS; switchyard needs a STATIC cluster for the ADS server`,
+    `${g}.envoy_grpc.cluster_name: cluster "xds" has 2 endpoints; switchyard needs exactly one for the ADS server`,
+    `${g}.envoy_grpc.cluster_name: cluster "xds" must use HTTP/2 for gRPC: set typed_extension_protocol_options with explicit_http_config.http2_protocol_options (or http2_protocol_options)`,
+  ]);
+
+  // google_grpc: only an insecure channel; several services are one too many.
+  assert.deepEqual(issuesOf(() => decodeBootstrap({
+    dynamic_resources: {
+      ads_config: adsConfig({ google_grpc: { target_uri: 'xds:1', stat_prefix: 's', channel_credentials: { ssl_credentials: {} }, call_credentials: [{ access_token: 't' }] } }),
+    },
+  }, 't')), [
+    `${g}.google_grpc.call_credentials: not supported by switchyard`,
+    `${g}.google_grpc.channel_credentials.ssl_credentials: not supported by switchyard yet (only an insecure channel: leave channel_credentials unset)`,
+  ]);
+  const two = adsConfig({ google_grpc: { target_uri: 'a:1', stat_prefix: 's' } });
+  two.grpc_services.push({ google_grpc: { target_uri: 'b:1', stat_prefix: 's', channel_args: { args: {} } } });
+  assert.deepEqual(issuesOf(() => decodeBootstrap({ dynamic_resources: { ads_config: two } }, 't')), [
+    `${D}.ads_config.grpc_services: must have exactly one entry (got 2)`,
+    `${D}.ads_config.grpc_services[1].google_grpc.channel_args: not supported by switchyard`,
+  ]);
+});
+
+const ADS_STREAM = { ads_config: adsConfig({ google_grpc: { target_uri: 'xds:18000', stat_prefix: 'ads' } }) };
+
+test('EDS clusters: eds_config over ADS, service_name defaults to the cluster name', () => {
+  const b = decodeBootstrap({
+    dynamic_resources: ADS_STREAM,
+    static_resources: {
+      clusters: [
+        { name: 'a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } },
+        { name: 'b', type: 'EDS', eds_cluster_config: { service_name: 'svc-b', eds_config: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '1s' } } },
+      ],
+    },
+  }, 't');
+  assert.deepEqual(b.clusters.map((c) => [c.name, c.type, c.edsServiceName, c.localities]), [
+    ['a', 'EDS', 'a', []],
+    ['b', 'EDS', 'svc-b', []],
+  ]);
+  assert.equal(decodeBootstrap(cluster({ load_assignment: endpoints(['127.0.0.1', 1]) }), 't').clusters[0].edsServiceName, undefined);
+
+  const c = (i: number) => `static_resources.clusters[${i}]`;
+  // `ads: {}` means the bootstrap's ADS stream, which must then exist.
+  assert.deepEqual(issuesOf(() => decodeBootstrap({ static_resources: { clusters: [{ name: 'a', type: 'EDS', eds_cluster_config: { eds_config: { ads: {} } } }] } }, 't')), [
+    `${c(0)}.eds_cluster_config.eds_config.ads: needs dynamic_resources.ads_config (ADS must be configured to support an ADS config source)`,
+  ]);
+  assert.deepEqual(issuesOf(() => decodeBootstrap({
+    dynamic_resources: ADS_STREAM,
+    static_resources: {
+      clusters: [
+        { name: 'a', type: 'EDS' },
+        { name: 'b', type: 'EDS', eds_cluster_config: { service_name: 's' } },
+        { name: 'c', type: 'EDS', eds_cluster_config: { eds_config: { path_config_source: { path: '/eds.yaml' } } }, load_assignment: endpoints(['127.0.0.1', 1]) },
+        { name: 'd', type: 'EDS', eds_cluster_config: { eds_config: { api_config_source: { api_type: 'GRPC' } } } },
+        { name: 'e', eds_cluster_config: { eds_config: { ads: {} } } },
+      ],
+    },
+  }, 't')), [
+    `${c(0)}.eds_cluster_config: is required for cluster type EDS`,
+    `${c(1)}.eds_cluster_config.eds_config: is required`,
+    `${c(2)}.load_assignment: not allowed for cluster type EDS (endpoints come from eds_cluster_config)`,
+    `${c(2)}.eds_cluster_config.eds_config.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${c(3)}.eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${c(4)}.eds_cluster_config: not supported by switchyard: only valid for type EDS`,
+  ]);
+});
+
+test('http_connection_manager rds over ADS is accepted from a bootstrap; other config sources are not', () => {
+  const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+  const hcm = (rds: object, extra: object = {}, dynamic: object | null = ADS_STREAM) => ({
+    ...(dynamic ? { dynamic_resources: dynamic } : {}),
+    static_resources: {
+      listeners: [{
+        name: 'l', ...socket('0.0.0.0', 1),
+        filter_chains: [{ filters: [{ name: 'hcm', typed_config: {
+          '@type': HCM, stat_prefix: 'in', rds, ...extra,
+          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+        } }] }],
+      }],
+    },
+  });
+  const cfg = decodeBootstrap(hcm({ route_config_name: 'routes', config_source: { ads: {}, resource_api_version: 'V3' } }), 't')
+    .listeners[0].filterChains[0].filters[0].config as HcmConfig;
+  assert.deepEqual(cfg.rds, { routeConfigName: 'routes' });
+  assert.equal(cfg.routeTable, undefined);
+
+  const p = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
+  assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ route_config_name: 'r', config_source: { path_config_source: { path: '/rds.yaml' } } }), 't')), [
+    `${p}.rds.config_source.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+  ]);
+  assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ config_source: { ads: {} } }), 't')), [`${p}.rds.route_config_name: is required`]);
+  assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ route_config_name: 'r', config_source: { ads: {} } }, {}, null), 't')), [
+    `${p}.rds.config_source.ads: needs dynamic_resources.ads_config (ADS must be configured to support an ADS config source)`,
+  ]);
+  // route_config and rds are a oneof: one, not both.
+  const both = issuesOf(() => decodeBootstrap(hcm({ route_config_name: 'r', config_source: { ads: {} } }, { route_config: { virtual_hosts: [] } }), 't'));
+  assert.equal(both.length, 1);
+  assert.match(both[0], /^static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.(rds|route_config): .*only one field of oneof "route_specifier" may be set/);
 });

@@ -167,8 +167,8 @@ http_filters:${ROUTER}
     assert.equal(cfg.via, undefined);
   });
 
-  it('rejects rds, unsupported fields and bad filter chains, each with its path', () => {
-    const { issues } = decode(`
+  it('accepts rds over ADS; rejects unsupported fields and bad filter chains, each with its path', () => {
+    const { cfg, issues } = decode(`
 "@type": ${HCM_TYPE_URL}
 stat_prefix: s
 codec_type: HTTP3
@@ -193,9 +193,10 @@ http_filters:${ROUTER}
       'typed_config.http_filters: envoy.filters.http.router must be the last HTTP filter (found "envoy.filters.http.router" before other filters)',
       'typed_config.http_filters[1].typed_config.dynamic_stats: not supported by switchyard',
       'typed_config.local_reply_config: not supported by switchyard',
-      'typed_config.rds: not supported by switchyard yet (rds is handled by the xDS issue); use route_config',
       'typed_config.tracing: not supported by switchyard',
     ].sort());
+    assert.deepEqual(cfg.rds, { routeConfigName: 'r' });
+    assert.equal(cfg.routeTable, undefined);
   });
 
   it('an unknown filter type is an error unless is_optional; the router must be last', () => {

@@ -1,11 +1,13 @@
 // envoy.config.bootstrap.v3.Bootstrap (canonical form) → BootstrapConfig.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/bootstrap/v3/bootstrap.proto
 import { ConfigIssues, join } from '../../config/issues';
-import type { AdminConfig, BootstrapConfig, ClusterConfig, ListenerConfig, NodeInfo } from '../../config/types';
+import type { AdminConfig, BootstrapConfig, ClusterConfig, FilterChainConfig, ListenerConfig, NodeInfo } from '../../config/types';
 import { log } from '../../log';
-import type { Canon } from '../proto/canonical';
+import { HCM_TYPE_URL, type HcmConfig } from '../../filters/network/http_connection_manager/config';
+import { type Canon, typeName } from '../proto/canonical';
 import { decodeAddress, requireIp } from './address';
 import { decodeCluster } from './cluster';
+import { decodeDynamicResources } from './dynamic_resources';
 import { onlyFields, readList, readMessage, readString, requireField } from './fields';
 import { decodeListener } from './listener';
 
@@ -18,7 +20,6 @@ const BOOTSTRAP_FIELDS = ['node', 'admin', 'static_resources', 'dynamic_resource
 export function decodeBootstrapCanon(canon: Canon, source: string, issues: ConfigIssues): BootstrapConfig {
   onlyFields(canon, '', issues, BOOTSTRAP_FIELDS);
   if (canon.layered_runtime) log.info('bootstrap: layered_runtime is ignored (switchyard has no runtime layer)', { source });
-  if (canon.dynamic_resources) log.info('bootstrap: dynamic_resources is read by the xDS client', { source });
 
   const sr = readMessage(canon, 'static_resources');
   onlyFields(sr, 'static_resources', issues, ['listeners', 'clusters']);
@@ -29,9 +30,13 @@ export function decodeBootstrapCanon(canon: Canon, source: string, issues: Confi
   unique(listeners.map((l) => l.name), 'static_resources.listeners', 'listener', issues);
   unique(clusters.map((c) => c.name), 'static_resources.clusters', 'cluster', issues);
 
+  const dynamic = decodeDynamicResources(readMessage(canon, 'dynamic_resources'), 'dynamic_resources', clusters, issues);
+  if (!readMessage(readMessage(canon, 'dynamic_resources'), 'ads_config')) requireNoAdsSources(listeners, clusters, issues);
+
   return {
     node: decodeNode(readMessage(canon, 'node'), 'node', issues),
     admin: decodeAdmin(readMessage(canon, 'admin'), 'admin', issues, source),
+    ...(dynamic ? { dynamic } : {}),
     listeners,
     clusters,
     raw: canon,
@@ -61,6 +66,30 @@ function decodeAdmin(a: Canon | undefined, path: string, issues: ConfigIssues, s
   const address = decodeAddress(readMessage(a, 'address'), join(path, 'address'), issues);
   requireIp(address, join(path, 'address'), issues);
   return { address };
+}
+
+/**
+ * A static EDS cluster or RDS route table fetched with `ads: {}` needs the ADS stream of
+ * dynamic_resources.ads_config (Envoy: "ADS must be configured to support an ADS config source").
+ */
+function requireNoAdsSources(listeners: ListenerConfig[], clusters: ClusterConfig[], issues: ConfigIssues): void {
+  const why = 'needs dynamic_resources.ads_config (ADS must be configured to support an ADS config source)';
+  clusters.forEach((c, i) => {
+    if (c.type === 'EDS' && c.raw.eds_cluster_config?.eds_config?.ads) {
+      issues.add(join('static_resources.clusters', i) + '.eds_cluster_config.eds_config.ads', why);
+    }
+  });
+  listeners.forEach((l, i) => {
+    const chains: [FilterChainConfig, string][] = l.filterChains.map((fc, j) => [fc, `filter_chains[${j}]`]);
+    if (l.defaultFilterChain) chains.push([l.defaultFilterChain, 'default_filter_chain']);
+    for (const [fc, fcPath] of chains) {
+      fc.filters.forEach((f, k) => {
+        if (f.typeUrl.endsWith('/' + typeName(HCM_TYPE_URL)) && (f.config as HcmConfig | undefined)?.rds) {
+          issues.add(`${join('static_resources.listeners', i)}.${fcPath}.filters[${k}].typed_config.rds.config_source.ads`, why);
+        }
+      });
+    }
+  });
 }
 
 /** Envoy rejects two static listeners or clusters with the same name. */

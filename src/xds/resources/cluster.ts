@@ -1,11 +1,12 @@
 // envoy.config.cluster.v3.Cluster (canonical form) → ClusterConfig.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { ConfigIssues, join } from '../../config/issues';
-import type { ClusterConfig, DiscoveryType, EndpointConfig, HealthStatus, LocalityEndpoints } from '../../config/types';
+import type { ClusterConfig, DiscoveryType, LocalityEndpoints } from '../../config/types';
 import { Canon, typeName } from '../proto/canonical';
-import { decodeAddress, requireIp } from './address';
+import { decodeAdsConfigSource } from './config_source';
+import { decodeClusterLoadAssignment } from './endpoint';
 import {
-  NOT_SUPPORTED, onlyFields, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
+  NOT_SUPPORTED, onlyFields, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from './fields';
 
 const CLUSTER_FIELDS = [
@@ -39,16 +40,18 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     issues.add(join(path, 'lb_policy'), 'CLUSTER_PROVIDED is only valid with cluster type ORIGINAL_DST');
   }
   // What the runtime implements today; the rest are Envoy values we name and reject
-  // rather than silently balance differently (load balancing, EDS and interception issues).
+  // rather than silently balance differently (load balancing and interception issues).
   if (!IMPLEMENTED_LB.includes(lbPolicy)) issues.add(join(path, 'lb_policy'), `${lbPolicy} is ${NOT_SUPPORTED} yet (implemented: ${IMPLEMENTED_LB.join(', ')})`);
   for (const f of ['ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config']) rejectFieldYet(canon, f, path, issues);
-  if (type === 'EDS' || type === 'ORIGINAL_DST') issues.add(join(path, 'type'), `${type} is ${NOT_SUPPORTED} yet`);
+  if (type === 'ORIGINAL_DST') issues.add(join(path, 'type'), `${type} is ${NOT_SUPPORTED} yet`);
   const localities = decodeLoadAssignment(canon, type, path, issues);
   if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
+  const edsServiceName = type === 'EDS' ? decodeEdsClusterConfig(canon, name, path, issues) : undefined;
   const proto = decodeProtocolOptions(canon, path, issues);
   return {
     name,
     type,
+    ...(edsServiceName !== undefined ? { edsServiceName } : {}),
     connectTimeoutMs: readDurationMs(canon, 'connect_timeout', path, issues, 5000), // Envoy default 5s
     lbPolicy,
     lbConfig: readMessage(canon, 'ring_hash_lb_config') ?? readMessage(canon, 'maglev_lb_config') ?? readMessage(canon, 'least_request_lb_config'),
@@ -61,27 +64,20 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   };
 }
 
+/**
+ * The inline load_assignment. Envoy: it is "required for specifying members of STATIC,
+ * STRICT_DNS or LOGICAL_DNS clusters"; an EDS cluster gets its members from EDS and an
+ * ORIGINAL_DST cluster from the connection, so there it is rejected rather than ignored.
+ */
 function decodeLoadAssignment(canon: Canon, type: DiscoveryType, path: string, issues: ConfigIssues): LocalityEndpoints[] {
   const la = readMessage(canon, 'load_assignment');
   const lap = join(path, 'load_assignment');
   if (!la) return [];
   if (type === 'ORIGINAL_DST' || type === 'EDS') {
-    issues.add(lap, `not allowed for cluster type ${type}`);
+    issues.add(lap, `not allowed for cluster type ${type}${type === 'EDS' ? ' (endpoints come from eds_cluster_config)' : ''}`);
     return [];
   }
-  onlyFields(la, lap, issues, ['cluster_name', 'endpoints']);
-  const out = readList(la, 'endpoints').map((le: Canon, i: number) => {
-    const p = join(join(lap, 'endpoints'), i);
-    onlyFields(le, p, issues, ['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'metadata']);
-    const endpoints = readList(le, 'lb_endpoints').map((e: Canon, j: number) =>
-      decodeLbEndpoint(e, join(join(p, 'lb_endpoints'), j), type, issues));
-    return {
-      locality: readMessage(le, 'locality'),
-      weight: readNumber(le, 'load_balancing_weight'),
-      priority: readNumber(le, 'priority', 0),
-      endpoints,
-    };
-  });
+  const out = decodeClusterLoadAssignment(la, lap, issues, { requireIp: type === 'STATIC' }).localities;
   if (type === 'LOGICAL_DNS' && (out.length !== 1 || out[0].endpoints.length !== 1)) {
     // Envoy: "LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint".
     issues.add(lap, 'LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint');
@@ -89,21 +85,20 @@ function decodeLoadAssignment(canon: Canon, type: DiscoveryType, path: string, i
   return out;
 }
 
-function decodeLbEndpoint(e: Canon, path: string, type: DiscoveryType, issues: ConfigIssues): EndpointConfig {
-  onlyFields(e, path, issues, ['endpoint', 'health_status', 'metadata', 'load_balancing_weight']);
-  const ep = readMessage(e, 'endpoint');
-  const ep_path = join(path, 'endpoint');
-  onlyFields(ep, ep_path, issues, ['address', 'hostname']);
-  if (!ep) issues.add(ep_path, 'is required');
-  else requireField(ep, 'address', ep_path, issues);
-  const address = decodeAddress(readMessage(ep, 'address'), join(ep_path, 'address'), issues);
-  if (type === 'STATIC' && ep?.address) requireIp(address, join(ep_path, 'address'), issues);
-  return {
-    address,
-    weight: readNumber(e, 'load_balancing_weight', 1),
-    healthStatus: readString(e, 'health_status', 'UNKNOWN') as HealthStatus,
-    hostname: readString(ep, 'hostname'),
-  };
+/**
+ * eds_cluster_config of an EDS cluster: `eds_config` must be `ads: {}` (the bootstrap's ADS
+ * stream); the ClusterLoadAssignment to watch is `service_name`, else the cluster's name.
+ */
+function decodeEdsClusterConfig(canon: Canon, name: string, path: string, issues: ConfigIssues): string {
+  const ecc = readMessage(canon, 'eds_cluster_config');
+  const p = join(path, 'eds_cluster_config');
+  if (!ecc) {
+    issues.add(p, 'is required for cluster type EDS');
+    return name;
+  }
+  onlyFields(ecc, p, issues, ['eds_config', 'service_name']);
+  if (requireField(ecc, 'eds_config', p, issues)) decodeAdsConfigSource(readMessage(ecc, 'eds_config'), join(p, 'eds_config'), issues);
+  return readString(ecc, 'service_name') || name;
 }
 
 type ProtocolFields = Pick<ClusterConfig, 'upstreamProtocol' | 'upstreamIdleTimeoutMs' | 'maxRequestsPerConnection'>;

@@ -69,7 +69,13 @@ export function parseMesh(text: string, file: string): Mesh {
     issues.add('', `not valid YAML: ${(e as Error).message}`);
     throw new ConfigError(issues.list, file);
   }
-  if (doc === undefined || doc === null) doc = {};
+  // An empty file is far more often a write caught half-way (or a truncation) than a wish
+  // to withdraw every resource from every node: refuse it and keep serving. To serve
+  // nothing, write `groups: []`.
+  if (doc === undefined || doc === null) {
+    issues.add('', 'the mesh file is empty (write `groups: []` to serve nothing)');
+    throw new ConfigError(issues.list, file);
+  }
   if (!isObject(doc)) {
     issues.add('', 'expected a mapping with "groups" and/or "default"');
     throw new ConfigError(issues.list, file);

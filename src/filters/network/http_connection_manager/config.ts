@@ -6,6 +6,7 @@ import { ConfigIssues, join } from '../../../config/issues';
 import { decodeRouteConfiguration } from '../../../routing/decode';
 import type { RouteTable } from '../../../routing/types';
 import { type Canon, typeName } from '../../../xds/proto/canonical';
+import { decodeAdsConfigSource } from '../../../xds/resources/config_source';
 import { decodeTypedConfig } from '../../../xds/resources/extension';
 import {
   NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
@@ -30,7 +31,10 @@ export type PathWithEscapedSlashesAction =
 export interface HcmConfig {
   statPrefix: string;
   codecType: 'AUTO' | 'HTTP1' | 'HTTP2';
-  routeTable: RouteTable;
+  /** The inline route_config; undefined when routes come over RDS. */
+  routeTable?: RouteTable;
+  /** rds: the RouteConfiguration to watch over ADS (config_source `ads: {}`). */
+  rds?: { routeConfigName: string };
   /** In order; the last is always the router. Optional filters Switchyard lacks are left out. */
   httpFilters: HttpFilterConfig[];
   useRemoteAddress: boolean;
@@ -83,7 +87,7 @@ const SUPPORTED = [
   'preserve_external_request_id', 'always_set_request_id_in_response', 'forward_client_cert_details',
   'set_current_client_cert_details', 'proxy_100_continue', 'upgrade_configs', 'normalize_path', 'merge_slashes',
   'path_with_escaped_slashes_action', 'strip_matching_host_port', 'strip_any_host_port', 'strip_trailing_host_dot',
-  'append_x_forwarded_port',
+  'append_x_forwarded_port', 'rds',
 ] as const;
 
 function decodeHttpFilters(list: Canon[], path: string, issues: ConfigIssues): HttpFilterConfig[] {
@@ -125,14 +129,32 @@ function decodeCommonOptions(c: Canon | undefined, path: string, issues: ConfigI
   };
 }
 
+/**
+ * Rds: the RouteConfiguration named route_config_name, fetched over the bootstrap's ADS
+ * stream (config_source `ads: {}`, the only source Switchyard fetches from).
+ * https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-rds
+ */
+function decodeRds(rds: Canon, path: string, issues: ConfigIssues): { routeConfigName: string } | undefined {
+  onlyFields(rds, path, issues, ['config_source', 'route_config_name']);
+  // config_source is required by the proto (PGV), which reports it when missing.
+  const source = decodeAdsConfigSource(readMessage(rds, 'config_source'), join(path, 'config_source'), issues);
+  // Envoy requires the name for an ADS-fetched route (it is how the resource is requested).
+  const routeConfigName = readString(rds, 'route_config_name', '');
+  if (!routeConfigName) issues.add(join(path, 'route_config_name'), 'is required');
+  return source && routeConfigName ? { routeConfigName } : undefined;
+}
+
 export function decodeHcm(canon: Canon, path: string, issues: ConfigIssues): HcmConfig {
-  onlyFields(canon, path, issues, [...SUPPORTED, 'rds']);
-  if (canon.rds !== undefined) issues.add(join(path, 'rds'), `${NOT_SUPPORTED} yet (rds is handled by the xDS issue); use route_config`);
-  if (canon.rds === undefined && canon.scoped_routes === undefined) requireField(canon, 'route_config', path, issues);
+  onlyFields(canon, path, issues, SUPPORTED);
   if (!readString(canon, 'stat_prefix')) issues.add(join(path, 'stat_prefix'), 'is required');
 
+  // route_specifier: exactly one of route_config (inline) and rds (over ADS); scoped_routes
+  // is rejected by onlyFields above, so it only counts towards "one is set".
   const routeConfig = readMessage(canon, 'route_config');
-  const routeTable = decodeRouteConfiguration(routeConfig ?? {}, join(path, 'route_config'), issues);
+  const rdsCanon = readMessage(canon, 'rds');
+  if (!routeConfig && !rdsCanon && canon.scoped_routes === undefined) issues.add(join(path, 'route_config'), 'is required (or rds)');
+  const routeTable = routeConfig ? decodeRouteConfiguration(routeConfig, join(path, 'route_config'), issues) : undefined;
+  const rds = rdsCanon ? decodeRds(rdsCanon, join(path, 'rds'), issues) : undefined;
   const httpFilters = decodeHttpFilters(readList(canon, 'http_filters'), join(path, 'http_filters'), issues);
   const common = decodeCommonOptions(readMessage(canon, 'common_http_protocol_options'), join(path, 'common_http_protocol_options'), issues);
 
@@ -165,7 +187,8 @@ export function decodeHcm(canon: Canon, path: string, issues: ConfigIssues): Hcm
   return {
     statPrefix: readString(canon, 'stat_prefix', ''),
     codecType: readEnum(canon, 'codec_type', path, issues, 'AUTO', ['AUTO', 'HTTP1', 'HTTP2'] as const),
-    routeTable,
+    ...(routeTable ? { routeTable } : {}),
+    ...(rds ? { rds } : {}),
     httpFilters,
     useRemoteAddress: readBool(canon, 'use_remote_address', false),
     xffNumTrustedHops: readNumber(canon, 'xff_num_trusted_hops', 0),

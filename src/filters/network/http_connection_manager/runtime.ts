@@ -7,6 +7,7 @@ import { H1ServerConnection, type H1ServerStream } from '../../../http/h1/server
 import { startH2ServerConnection, type H2ServerConnection } from '../../../http/h2/server';
 import type { DownstreamStream } from '../../../http/stream';
 import { log } from '../../../log';
+import type { RouteTableRegistry } from '../../../routing/registry';
 import type { RouteTable } from '../../../routing/types';
 import type { StatsStore } from '../../../telemetry/stats';
 import type { ClusterManager } from '../../../upstream/cluster_manager';
@@ -36,15 +37,23 @@ export class HcmRuntime {
   private readonly idleSweeper: IdleSweeper;
   private table: RouteTable | null;
 
+  private unwatchRds: (() => void) | null = null;
+
   constructor(
     readonly config: HcmConfig,
     readonly clusters: ClusterManager,
     store: StatsStore,
+    routes: RouteTableRegistry,
   ) {
     this.stats = new HcmStats(store, config.statPrefix);
     this.sweeper = new StreamTimeouts(config);
     this.idleSweeper = new IdleSweeper(config.idleTimeoutMs);
     this.table = config.routeTable ?? null;
+    if (config.rds !== undefined) {
+      // RDS: follow the named table; an update swaps it for new requests, with no drain.
+      this.setRouteTable(routes.get(config.rds.routeConfigName));
+      this.unwatchRds = routes.watch(config.rds.routeConfigName, (t) => this.setRouteTable(t));
+    }
     const router = config.httpFilters[config.httpFilters.length - 1]?.config as RouterConfig | undefined;
     this.suppressEnvoyHeaders = router?.suppressEnvoyHeaders ?? false;
   }
@@ -179,6 +188,11 @@ export class HcmRuntime {
 
   closeAll(): void {
     for (const c of this.conns) c.close();
+  }
+
+  dispose(): void {
+    this.unwatchRds?.();
+    this.unwatchRds = null;
   }
 }
 
