@@ -1,12 +1,14 @@
 // `switchyard demo` (what `npm start` runs): the demo mesh on this machine alone — three
-// demo services and the sidecar (the real CLI, as a child process) on the embedded
-// bootstrap in xds/demo/bootstrap.yaml — then prints the curl lines to try.
+// demo services, the reference control plane serving xds/demo/mesh.yaml over ADS, and the
+// sidecar configured by it (both the real CLI, as child processes) — then prints the curl
+// lines to try. Editing mesh.yaml while it runs changes the routes live.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { log } from '../log';
 import { startEchoService, startWebService } from './services';
 
-const BOOTSTRAP = resolve(__dirname, '../../xds/demo/bootstrap.yaml');
+const BOOTSTRAP = resolve(__dirname, '../../xds/demo/sidecar.yaml');
+const MESH = resolve(__dirname, '../../xds/demo/mesh.yaml');
 const CLI = resolve(__dirname, '../../bin/switchyard.js');
 
 export async function runDemo(): Promise<void> {
@@ -17,15 +19,26 @@ export async function runDemo(): Promise<void> {
     log.error(`demo: ${(e as Error).message}`);
     process.exit(1);
   }
+  const cp = spawn(process.execPath, [CLI, 'control-plane', '-c', MESH, '--address', '127.0.0.1:18000', '--status-address', '127.0.0.1:18001'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const proxy = spawn(process.execPath, [CLI, 'proxy', '-c', BOOTSTRAP, '--drain-time-s', '1'], { stdio: ['ignore', 'inherit', 'inherit'] });
   const stop = () => {
     proxy.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  cp.on('exit', (code) => {
+    if (code !== 0 && code !== null) {
+      log.error('demo: the control plane exited', { code });
+      stop();
+    }
+  });
   proxy.on('exit', (code) => {
+    cp.kill('SIGTERM');
     for (const s of servers) s.close();
-    process.exit(code ?? 0);
+    cp.once('exit', () => process.exit(code ?? 0));
+    setTimeout(() => process.exit(code ?? 0), 3000).unref();
   });
   await waitReady('http://127.0.0.1:9901/ready', 10000);
   process.stdout.write(`
@@ -38,10 +51,15 @@ Switchyard demo is running (Ctrl-C to stop). Try:
   curl -si localhost:10000/old/page                  # redirect (302)
   curl -s localhost:10000/health                     # direct response
   curl -s --http2-prior-knowledge localhost:10000/h2 # HTTP/2 (h2c) downstream
-  echo hello | nc -N localhost 10001                 # L4 tcp_proxy → echo service
+  echo hello | curl -s --max-time 1 telnet://localhost:10001   # L4 tcp_proxy → echo
   curl -s localhost:9901/stats | grep demo_          # admin: stats
   curl -s localhost:9901/clusters                    # admin: hosts and their counters
   curl -s localhost:9901/config_dump | head -40      # admin: config as Envoy prints it
+  curl -s localhost:18001/status                     # the control plane: nodes, ACKed versions
+
+The proxy takes its listeners, routes, clusters and endpoints over ADS from the
+reference control plane, which serves xds/demo/mesh.yaml. Edit that file while the
+demo runs (for instance the 80/20 weights under /split) and the route changes live.
 
 `);
 }

@@ -1,5 +1,6 @@
 // `node bin/switchyard.js demo` — what `npm start` (the README's first command) runs: three
-// demo services plus the proxy on xds/demo/bootstrap.yaml, then a list of curl lines to
+// demo services, the reference control plane serving xds/demo/mesh.yaml and the proxy
+// configured by it over ADS (xds/demo/sidecar.yaml), then a list of curl lines to
 // try. This test runs it like a user, checks that each line it prints does what its
 // comment says, then stops it with Ctrl-C (SIGINT) and checks that it is gone and its
 // ports are free. The demo uses fixed ports; if any is taken the test is skipped.
@@ -8,9 +9,10 @@ import * as assert from 'node:assert/strict';
 import { spawn, ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { CLI, REPO_ROOT, curl, httpRequest, sleep, trackSocket, waitFor } from './harness';
 
-const PORTS = [9901, 10000, 10001, 10101, 10102, 10103];
+const PORTS = [9901, 10000, 10001, 10101, 10102, 10103, 18000, 18001];
 const WEB = 'http://127.0.0.1:10000';
 const ADMIN = 'http://127.0.0.1:9901';
 
@@ -188,7 +190,7 @@ describe('switchyard demo (npm start)', async () => {
   });
 
   test('the TCP listener on 10001 echoes through tcp_proxy', { skip }, async () => {
-    printed('echo hello | nc -N localhost 10001');
+    printed('echo hello | curl -s --max-time 1 telnet://localhost:10001');
     assert.equal(await echoRoundTrip(10001, 'hello\n'), 'hello\n');
   });
 
@@ -206,6 +208,27 @@ describe('switchyard demo (npm start)', async () => {
     const dump = await httpRequest(`${ADMIN}/config_dump`);
     assert.equal(dump.status, 200);
     assert.ok(dump.body.toString().includes('web_http'), 'config_dump should show the web_http listener');
+  });
+
+  test('editing xds/demo/mesh.yaml while the demo runs changes the route live', { skip }, async () => {
+    const mesh = path.join(REPO_ROOT, 'xds', 'demo', 'mesh.yaml');
+    const original = fs.readFileSync(mesh, 'utf8');
+    const write = (text: string) => {
+      fs.writeFileSync(mesh + '.tmp', text);
+      fs.renameSync(mesh + '.tmp', mesh);
+    };
+    const edited = original.replace('- { name: web_v1, weight: 80 }', '- { name: web_v1, weight: 0 }').replace('- { name: web_v2, weight: 20 }', '- { name: web_v2, weight: 100 }');
+    assert.notEqual(edited, original, 'the demo mesh has the 80/20 split this test edits');
+    try {
+      write(edited);
+      // Ten /split requests in a row reach web-v2 once the new weights are in force.
+      await waitFor('the split to send everything to web-v2', async () => {
+        for (let i = 0; i < 10; i++) if (json((await curl([`${WEB}/split`])).body).service !== 'web-v2') return false;
+        return true;
+      }, { attempts: 100, intervalMs: 100 });
+    } finally {
+      write(original);
+    }
   });
 
   test('Ctrl-C (SIGINT) stops the demo and its proxy, and frees every port', { skip }, async () => {
