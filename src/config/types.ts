@@ -133,7 +133,7 @@ export interface BootstrapConfig {
   dynamic?: DynamicResourcesConfig;
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
-  /** Present but not acted on yet (dynamic_resources comes with the xDS issue). */
+  /** The bootstrap as decoded (canonical form), for /config_dump. */
   raw: Canon;
   /** Where it came from, for messages and /server_info. */
   source: string;

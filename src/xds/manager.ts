@@ -4,7 +4,8 @@
 // validated on its own; a bad one is NACKed with its path while the good ones of the same
 // response apply and the last good version keeps serving (gRFC A46).
 // https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
-import type { ClusterConfig, DynamicResourcesConfig, LocalityEndpoints, NodeInfo } from '../config/types';
+import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, LocalityEndpoints, NodeInfo } from '../config/types';
+import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { log } from '../log';
 import type { SwitchyardServer } from '../server';
 import { AdsClient } from './client/ads_client';
@@ -23,6 +24,13 @@ export class XdsManager {
   private edsNames: string[] = [];
   private rdsNames: string[] = [];
   private readonly pendingBinds = new Set<Promise<void>>();
+  /**
+   * Warming (Envoy's cluster and listener warming): a new EDS cluster is not used until its
+   * endpoints arrive, and a new or changed listener is not bound until the route tables it
+   * names arrive — or until initial_fetch_timeout passes, after which they go live anyway.
+   */
+  private readonly warmingClusters = new Map<string, { config: ClusterConfig; version: string; timer: NodeJS.Timeout | null }>();
+  private readonly warmingListeners = new Map<string, { config: ListenerConfig; version: string; timer: NodeJS.Timeout | null }>();
 
   constructor(
     private readonly server: SwitchyardServer,
@@ -66,22 +74,67 @@ export class XdsManager {
           errors.set(name, d.error);
           continue;
         }
-        const c = cm.addOrUpdate(d.value, true);
-        c.versionInfo = r.version;
-        const eds = d.value.edsServiceName;
-        if (d.value.type === 'EDS' && eds !== undefined) {
-          const known = this.assignments.get(eds);
-          if (known !== undefined) c.setEndpoints(known);
+        const eds = edsName(d.value)[0];
+        if (eds !== undefined && !this.assignments.has(eds) && cm.get(name) === undefined) {
+          this.warmCluster(d.value, r.version);
+          continue;
         }
+        this.activateCluster(d.value, r.version);
       }
-      for (const name of u.removed) cm.remove(name);
+      for (const name of u.removed) {
+        this.endWarming(this.warmingClusters, name);
+        cm.remove(name);
+      }
       this.resubscribeEds();
       return errors;
     },
   };
 
+  /** Puts a cluster in service; an EDS one starts from the last assignment seen for it. */
+  private activateCluster(config: ClusterConfig, version: string): void {
+    this.endWarming(this.warmingClusters, config.name);
+    const c = this.server.clusterManager.addOrUpdate(config, true);
+    c.versionInfo = version;
+    const eds = edsName(config)[0];
+    const known = eds === undefined ? undefined : this.assignments.get(eds);
+    if (known !== undefined) c.setEndpoints(known);
+  }
+
+  private warmCluster(config: ClusterConfig, version: string): void {
+    this.endWarming(this.warmingClusters, config.name);
+    const timer = this.timeoutTimer(() => {
+      log.warn('cluster warming timed out; using it without endpoints', { cluster: config.name });
+      this.activateCluster(config, version);
+    });
+    this.warmingClusters.set(config.name, { config, version, timer });
+  }
+
+  private timeoutTimer(fn: () => void): NodeJS.Timeout | null {
+    const ms = this.cfg.initialFetchTimeoutMs;
+    if (ms <= 0) return null;
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  }
+
+  private endWarming(m: Map<string, { timer: NodeJS.Timeout | null }>, name: string): void {
+    const w = m.get(name);
+    if (w === undefined) return;
+    if (w.timer !== null) clearTimeout(w.timer);
+    m.delete(name);
+  }
+
+  /** Cluster and listener names still warming, for /config_dump's dynamic_warming_* lists. */
+  warming(): { clusters: ClusterConfig[]; listeners: ListenerConfig[] } {
+    return {
+      clusters: [...this.warmingClusters.values()].map((w) => w.config),
+      listeners: [...this.warmingListeners.values()].map((w) => w.config),
+    };
+  }
+
   private resubscribeEds(): void {
-    const names = [...new Set(this.server.clusterManager.all().flatMap((c) => edsName(c.config)))].sort();
+    const configs = [...this.server.clusterManager.all().map((c) => c.config), ...[...this.warmingClusters.values()].map((w) => w.config)];
+    const names = [...new Set(configs.flatMap(edsName))].sort();
     if (sameList(names, this.edsNames)) return;
     const first = this.edsNames.length === 0;
     this.edsNames = names;
@@ -102,6 +155,7 @@ export class XdsManager {
         this.assignments.set(name, d.value.localities);
         // Endpoints change in place: pooled connections to hosts that remain are kept.
         for (const c of this.server.clusterManager.all()) if (edsName(c.config).includes(name)) c.setEndpoints(d.value.localities);
+        for (const w of [...this.warmingClusters.values()]) if (edsName(w.config).includes(name)) this.activateCluster(w.config, w.version);
       }
       for (const name of u.removed) {
         this.assignments.delete(name);
@@ -120,27 +174,50 @@ export class XdsManager {
           errors.set(name, d.error);
           continue;
         }
-        let p: Promise<void>;
-        try {
-          p = this.server.addOrUpdateListener(d.value, r.version);
-        } catch (e) {
-          errors.set(name, (e as Error).message);
-          continue;
+        if (rdsNamesOf(d.value).some((n) => this.server.routes.get(n) === null)) this.warmListener(d.value, r.version);
+        else {
+          const err = this.activateListener(d.value, r.version);
+          if (err !== undefined) errors.set(name, err);
         }
-        // Binding is asynchronous: a port that cannot be bound is logged (the response is
-        // already answered by then).
-        const tracked = p.catch((e: Error) => log.error('cannot bind listener from xds', { name, error: e.message }));
-        this.pendingBinds.add(tracked);
-        void tracked.finally(() => this.pendingBinds.delete(tracked));
       }
-      for (const name of u.removed) this.server.removeListener(name);
+      for (const name of u.removed) {
+        this.endWarming(this.warmingListeners, name);
+        this.server.removeListener(name);
+      }
       this.resubscribeRds();
       return errors;
     },
   };
 
+  /** Binds (or swaps in) a listener; returns an error message when it cannot be built. */
+  private activateListener(config: ListenerConfig, version: string): string | undefined {
+    this.endWarming(this.warmingListeners, config.name);
+    let p: Promise<void>;
+    try {
+      p = this.server.addOrUpdateListener(config, version);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    // Binding is asynchronous: a port that cannot be bound is logged (the response is
+    // already answered by then).
+    const tracked = p.catch((e: Error) => log.error('cannot bind listener from xds', { name: config.name, error: e.message }));
+    this.pendingBinds.add(tracked);
+    void tracked.finally(() => this.pendingBinds.delete(tracked));
+    return undefined;
+  }
+
+  private warmListener(config: ListenerConfig, version: string): void {
+    this.endWarming(this.warmingListeners, config.name);
+    const timer = this.timeoutTimer(() => {
+      log.warn('listener warming timed out; binding it without its routes', { listener: config.name });
+      this.activateListener(config, version);
+    });
+    this.warmingListeners.set(config.name, { config, version, timer });
+  }
+
   private resubscribeRds(): void {
-    const names = this.server.routes.watchedNames().sort();
+    const warmingNames = [...this.warmingListeners.values()].flatMap((w) => rdsNamesOf(w.config));
+    const names = [...new Set([...this.server.routes.watchedNames(), ...warmingNames])].sort();
     if (sameList(names, this.rdsNames)) return;
     const first = this.rdsNames.length === 0;
     this.rdsNames = names;
@@ -159,9 +236,28 @@ export class XdsManager {
         else this.server.routes.set(name, d.value, r.version);
       }
       for (const name of u.removed) this.server.routes.delete(name);
+      // Listeners whose route tables have all arrived stop warming.
+      for (const w of [...this.warmingListeners.values()]) {
+        if (rdsNamesOf(w.config).every((n) => this.server.routes.get(n) !== null)) this.activateListener(w.config, w.version);
+      }
+      this.resubscribeRds();
       return errors;
     },
   };
+}
+
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/** The RDS route configuration names a listener's connection managers follow. */
+function rdsNamesOf(l: ListenerConfig): string[] {
+  const out: string[] = [];
+  for (const fc of l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains) {
+    for (const f of fc.filters) {
+      const rds = f.typeUrl === HCM_TYPE ? (f.config as HcmConfig).rds : undefined;
+      if (rds !== undefined) out.push(rds.routeConfigName);
+    }
+  }
+  return out;
 }
 
 function edsName(c: ClusterConfig): string[] {

@@ -128,7 +128,7 @@ describe('http_connection_manager config', () => {
     assert.equal(cfg.httpFilters[0].name, 'envoy.filters.http.router');
     assert.deepEqual(cfg.httpFilters[0].config as RouterConfig, { suppressEnvoyHeaders: true, startChildSpan: false });
 
-    const t = cfg.routeTable;
+    const t = cfg.routeTable!;
     assert.equal(t.name, 'local_route');
     const vh = selectVirtualHost(t, 'www.example.com');
     assert.equal(vh?.name, 'backend');
