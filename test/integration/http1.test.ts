@@ -261,7 +261,13 @@ describe('HTTP/1.1 proxying', () => {
     sock.on('error', () => undefined);
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.write(`GET /big/bytes/${size} HTTP/1.1\r\nHost: slow\r\nConnection: close\r\n\r\n`);
-    await waitFor('the first response bytes', () => headerDone, { attempts: 100 });
+    // Bounded but generous (a shared CI machine); on failure, show what the proxy saw.
+    try {
+      await waitFor('the first response bytes', () => headerDone, { attempts: 300 });
+    } catch (e) {
+      const stats = (await proxy.admin('/stats?filter=backend_a|ingress_http')).body;
+      throw new Error(`${(e as Error).message}\nproxy stats:\n${stats}\nproxy stderr:\n${proxy.stderr().slice(-2000)}`);
+    }
     assert.match(head.toString('latin1'), /^HTTP\/1\.1 200/);
 
     // Stop reading entirely: a proxy that honours backpressure stops reading from the
