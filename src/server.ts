@@ -1,6 +1,6 @@
 // The running sidecar: clusters, listeners and the admin API built from a bootstrap, and
 // the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
-import type { AdminHost, ClusterView, ListenerView, ServerState } from './admin/host';
+import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig, ListenerConfig } from './config/types';
 import type { RuntimeContext } from './listeners/terminal';
@@ -101,6 +101,23 @@ export class SwitchyardServer implements AdminHost {
 
   clusters(): ClusterView[] {
     return this.clusterManager.all().map((c) => ({ config: c.config, hosts: c.hosts, addedViaApi: c.addedViaApi, lastUpdated: c.lastUpdated, versionInfo: c.versionInfo }));
+  }
+
+  /** The xDS manager (null without dynamic_resources, or before start() reaches it). */
+  get xdsManager(): XdsManager | null {
+    return this.xds;
+  }
+
+  xdsDump(): XdsDumpView | undefined {
+    if (this.xds === null) return undefined;
+    const types = this.xds.client.configDump();
+    const versionInfo: Record<string, string> = {};
+    for (const t of types) versionInfo[t.type_url] = t.version_info;
+    return { versionInfo, types };
+  }
+
+  routeConfigs(): RouteConfigView[] {
+    return this.routes.entries().map((e) => ({ name: e.name, raw: e.table.raw, version: e.version, lastUpdated: e.lastUpdated }));
   }
 
   drainListeners(opts: { inboundOnly: boolean; graceful: boolean }): void {

@@ -8,9 +8,20 @@
 // manager: RoutesConfigDump's doc counts routes "defined inline while configuring
 // listeners" as static. Fields holding proto3 defaults (empty lists, "") are left out,
 // as Envoy's JSON serialisation does.
+//
+// Resources from xDS are the dynamic_* entries, with the version_info they were accepted
+// at; the sections' version_info is the last version_info accepted for the type. A resource
+// the ADS client rejected carries error_state (admin.v3.UpdateFailureState) on its entry;
+// one that was never accepted still gets an entry holding only what identifies it and its
+// error_state (DynamicListener has a `name`; DynamicCluster, DynamicRouteConfig and
+// DynamicEndpointConfig have none, so there the rejected resource in
+// error_state.failed_configuration names it).
 import type { AdminHost, ClusterView, ListenerView } from './host';
 import type { Canon } from '../xds/proto/canonical';
-import { TYPE_PREFIX } from '../xds/proto/canonical';
+import { TYPE_PREFIX, typeName } from '../xds/proto/canonical';
+import { fromBinaryAny } from '../xds/proto/binary';
+import { ConfigIssues } from '../config/issues';
+import type { ResourceDump, UpdateFailureState } from '../xds/client/types';
 import type { Host } from '../upstream/host';
 import { toAnyJson, toProtoJson } from './proto_json';
 
@@ -56,6 +67,52 @@ function putList(o: Json, k: string, list: Json[]): void {
   if (list.length) o[k] = list;
 }
 
+/** What the ADS client holds for one type: the last accepted version_info and each resource. */
+interface XdsType {
+  version: string;
+  resources: Map<string, ResourceDump>;
+}
+
+function xdsType(host: AdminHost, t: string): XdsType {
+  const url = TYPE_PREFIX + t;
+  const dump = host.xdsDump?.();
+  const td = dump?.types.find((x) => x.type_url === url);
+  return {
+    version: dump?.versionInfo[url] ?? td?.version_info ?? '',
+    resources: new Map((td?.resources ?? []).map((r) => [r.name, r])),
+  };
+}
+
+/** The rejected resource as an Any, when its bytes still decode; left out otherwise (the field is optional). */
+function failedConfiguration(f: NonNullable<UpdateFailureState['failed_configuration']>): Json | undefined {
+  try {
+    const canon = fromBinaryAny(f.type_url, f.value, new ConfigIssues());
+    return canon === undefined ? undefined : toAnyJson(typeName(f.type_url), canon);
+  } catch {
+    return undefined;
+  }
+}
+
+/** admin.v3.UpdateFailureState in proto3 JSON. */
+function errorState(f: UpdateFailureState): Json {
+  const o: Json = {};
+  const failed = f.failed_configuration ? failedConfiguration(f.failed_configuration) : undefined;
+  if (failed) o.failed_configuration = failed;
+  o.last_update_attempt = f.last_update_attempt;
+  if (f.details) o.details = f.details;
+  if (f.version_info) o.version_info = f.version_info;
+  return o;
+}
+
+/** Rejected resources of the type that have no entry of their own (`shown`): never accepted. */
+function orphanFailures(x: XdsType, shown: ReadonlySet<string>): Array<{ name: string; error_state: Json }> {
+  const out: Array<{ name: string; error_state: Json }> = [];
+  for (const r of x.resources.values()) {
+    if (r.error_state && !shown.has(r.name)) out.push({ name: r.name, error_state: errorState(r.error_state) });
+  }
+  return out;
+}
+
 function bootstrapSection(host: AdminHost): Section {
   const bootstrap = toProtoJson(T_BOOTSTRAP, host.bootstrap.raw ?? {});
   return { type: 'BootstrapConfigDump', body: { bootstrap, last_updated: ts(host.startTime) }, items: {} };
@@ -64,22 +121,30 @@ function bootstrapSection(host: AdminHost): Section {
 function clustersSection(host: AdminHost): Section {
   const stat: Json[] = [];
   const dyn: Json[] = [];
+  const x = xdsType(host, T_CLUSTER);
+  const shown = new Set<string>();
   let version = '';
   for (const v of host.clusters() as ClusterViewExtras[]) {
     const cluster = toAnyJson(T_CLUSTER, v.config.raw ?? { name: v.config.name });
     const last_updated = ts(v.lastUpdated ?? host.startTime);
+    shown.add(v.config.name);
     if (!v.addedViaApi) {
       stat.push({ cluster, last_updated });
     } else {
+      const r = x.resources.get(v.config.name);
       const d: Json = {};
-      if (v.versionInfo) d.version_info = v.versionInfo;
+      const ver = v.versionInfo ?? r?.version;
+      if (ver) d.version_info = ver;
       d.cluster = cluster;
       d.last_updated = last_updated;
+      if (r?.error_state) d.error_state = errorState(r.error_state);
       dyn.push(d);
-      if (v.versionInfo) version = v.versionInfo;
+      if (ver) version = ver;
     }
   }
+  for (const o of orphanFailures(x, shown)) dyn.push({ error_state: o.error_state });
   const body: Json = {};
+  version = x.version || version;
   if (version) body.version_info = version;
   putList(body, 'static_clusters', stat);
   putList(body, 'dynamic_active_clusters', dyn);
@@ -126,13 +191,27 @@ function loadAssignment(name: string, hosts: Host[]): Json {
 function endpointsSection(host: AdminHost): Section {
   const stat: Json[] = [];
   const dyn: Json[] = [];
+  const x = xdsType(host, T_CLA);
+  const shown = new Set<string>();
   for (const v of host.clusters() as ClusterViewExtras[]) {
     const endpoint_config = loadAssignment(v.config.name, v.hosts);
-    const last_updated = ts(v.lastUpdated ?? host.startTime);
     // Endpoints of an EDS cluster came from the API; every other kind is static.
-    if (v.config.type === 'EDS') dyn.push({ endpoint_config, last_updated });
-    else stat.push({ endpoint_config, last_updated });
+    if (v.config.type === 'EDS') {
+      // The ClusterLoadAssignment the cluster follows is named by its EDS service name.
+      const eds = v.config.edsServiceName ?? v.config.name;
+      shown.add(eds);
+      const r = x.resources.get(eds);
+      const d: Json = {};
+      if (r?.version) d.version_info = r.version;
+      d.endpoint_config = endpoint_config;
+      d.last_updated = r?.last_updated ?? ts(v.lastUpdated ?? host.startTime);
+      if (r?.error_state) d.error_state = errorState(r.error_state);
+      dyn.push(d);
+    } else {
+      stat.push({ endpoint_config, last_updated: ts(v.lastUpdated ?? host.startTime) });
+    }
   }
+  for (const o of orphanFailures(x, shown)) dyn.push({ error_state: o.error_state });
   const body: Json = {};
   putList(body, 'static_endpoint_configs', stat);
   putList(body, 'dynamic_endpoint_configs', dyn);
@@ -149,21 +228,30 @@ function endpointsSection(host: AdminHost): Section {
 function listenersSection(host: AdminHost): Section {
   const stat: Json[] = [];
   const dyn: Json[] = [];
+  const x = xdsType(host, T_LISTENER);
+  const shown = new Set<string>();
   let version = '';
   for (const v of host.listeners() as ListenerViewExtras[]) {
     const listener = toAnyJson(T_LISTENER, v.config.raw ?? { name: v.config.name });
     const last_updated = ts(v.lastUpdated);
+    shown.add(v.config.name);
     if (!v.addedViaApi) {
       stat.push({ listener, last_updated });
     } else {
+      const r = x.resources.get(v.config.name);
       const active_state: Json = {};
-      if (v.versionInfo) active_state.version_info = version = v.versionInfo;
+      const ver = v.versionInfo ?? r?.version;
+      if (ver) active_state.version_info = version = ver;
       active_state.listener = listener;
       active_state.last_updated = last_updated;
-      dyn.push({ name: v.config.name, active_state });
+      const d: Json = { name: v.config.name, active_state };
+      if (r?.error_state) d.error_state = errorState(r.error_state);
+      dyn.push(d);
     }
   }
+  for (const o of orphanFailures(x, shown)) dyn.push(o);
   const body: Json = {};
+  version = x.version || version;
   if (version) body.version_info = version;
   putList(body, 'static_listeners', stat);
   putList(body, 'dynamic_listeners', dyn);
@@ -199,14 +287,29 @@ function routesSection(host: AdminHost): Section {
       stat.push({ route_config: toAnyJson(T_ROUTE, rc), last_updated: ts(v.lastUpdated) });
     }
   }
+  const dyn: Json[] = [];
+  const x = xdsType(host, T_ROUTE);
+  const shown = new Set<string>();
+  for (const rc of host.routeConfigs?.() ?? []) {
+    shown.add(rc.name);
+    const r = x.resources.get(rc.name);
+    const d: Json = {};
+    if (rc.version) d.version_info = rc.version;
+    d.route_config = toAnyJson(T_ROUTE, rc.raw ?? { name: rc.name });
+    d.last_updated = ts(rc.lastUpdated);
+    if (r?.error_state) d.error_state = errorState(r.error_state);
+    dyn.push(d);
+  }
+  for (const o of orphanFailures(x, shown)) dyn.push({ error_state: o.error_state });
   const body: Json = {};
   putList(body, 'static_route_configs', stat);
+  putList(body, 'dynamic_route_configs', dyn);
   return {
     type: 'RoutesConfigDump',
     body,
     items: {
       static_route_configs: { type: 'RoutesConfigDump.StaticRouteConfig', list: stat },
-      dynamic_route_configs: { type: 'RoutesConfigDump.DynamicRouteConfig', list: [] },
+      dynamic_route_configs: { type: 'RoutesConfigDump.DynamicRouteConfig', list: dyn },
     },
   };
 }

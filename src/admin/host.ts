@@ -4,6 +4,8 @@ import type { StatsStore } from '../telemetry/stats';
 import type { Host } from '../upstream/host';
 import type { BootstrapConfig, ClusterConfig, ListenerConfig } from '../config/types';
 import type { Level } from '../log';
+import type { Canon } from '../xds/proto/canonical';
+import type { TypeDump } from '../xds/client/types';
 
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
 
@@ -25,6 +27,23 @@ export interface ListenerView {
   versionInfo?: string;
 }
 
+/** What the ADS client holds, for the dynamic parts of /config_dump. */
+export interface XdsDumpView {
+  /** Type URL → version_info of the last response accepted (ACKed) for that type. */
+  versionInfo: Record<string, string>;
+  /** Per watched type: accepted resources (with versions) and rejected ones (error_state). */
+  types: TypeDump[];
+}
+
+/** A route table taken over RDS, for RoutesConfigDump.dynamic_route_configs. */
+export interface RouteConfigView {
+  name: string;
+  /** The canonical RouteConfiguration it was built from. */
+  raw: Canon;
+  version: string;
+  lastUpdated: Date;
+}
+
 export interface AdminHost {
   readonly stats: StatsStore;
   readonly bootstrap: BootstrapConfig;
@@ -42,4 +61,8 @@ export interface AdminHost {
   commandLineOptions(): Record<string, unknown>;
   /** Called before each admin request; with --concurrency > 1 it gathers the workers' stats. */
   refresh?(): Promise<void>;
+  /** The ADS client's state; absent (or undefined) without dynamic_resources. */
+  xdsDump?(): XdsDumpView | undefined;
+  /** Route tables from RDS. */
+  routeConfigs?(): RouteConfigView[];
 }

@@ -8,6 +8,7 @@ import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, LocalityEnd
 import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { log } from '../log';
 import type { SwitchyardServer } from '../server';
+import type { Cluster } from '../upstream/cluster';
 import { AdsClient } from './client/ads_client';
 import { TYPE_URLS, type ResourceUpdate, type WatchHandler } from './client/types';
 import {
@@ -146,6 +147,12 @@ export class XdsManager {
   private readonly eds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
       const errors = new Map<string, string>();
+      // Index clusters by EDS service name once per response (not once per assignment:
+      // 5,000 assignments × 5,000 clusters was measured as the cost of a large push).
+      const active = new Map<string, Cluster[]>();
+      for (const c of this.server.clusterManager.all()) for (const n of edsName(c.config)) push(active, n, c);
+      const warming = new Map<string, ClusterConfig[]>();
+      for (const w of this.warmingClusters.values()) for (const n of edsName(w.config)) push(warming, n, w.config);
       for (const [name, r] of u.added) {
         const d = decodeClusterLoadAssignmentResource(r.resource, name);
         if ('error' in d) {
@@ -154,12 +161,15 @@ export class XdsManager {
         }
         this.assignments.set(name, d.value.localities);
         // Endpoints change in place: pooled connections to hosts that remain are kept.
-        for (const c of this.server.clusterManager.all()) if (edsName(c.config).includes(name)) c.setEndpoints(d.value.localities);
-        for (const w of [...this.warmingClusters.values()]) if (edsName(w.config).includes(name)) this.activateCluster(w.config, w.version);
+        for (const c of active.get(name) ?? []) c.setEndpoints(d.value.localities);
+        for (const c of warming.get(name) ?? []) {
+          const w = this.warmingClusters.get(c.name);
+          if (w !== undefined) this.activateCluster(w.config, w.version);
+        }
       }
       for (const name of u.removed) {
         this.assignments.delete(name);
-        for (const c of this.server.clusterManager.all()) if (edsName(c.config).includes(name)) c.setEndpoints([]);
+        for (const c of active.get(name) ?? []) c.setEndpoints([]);
       }
       return errors;
     },
@@ -258,6 +268,12 @@ function rdsNamesOf(l: ListenerConfig): string[] {
     }
   }
   return out;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const l = m.get(k);
+  if (l === undefined) m.set(k, [v]);
+  else l.push(v);
 }
 
 function edsName(c: ClusterConfig): string[] {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { CLI, REPO_ROOT, tempDir, trackProcess, waitFor } from './harness';
+import { CLI, REPO_ROOT, tempDir, trackProcess } from './harness';
 import { lookupType } from '../../src/xds/proto/root';
 import { fromBinaryAny } from '../../src/xds/proto/binary';
 
@@ -30,9 +30,20 @@ export interface ControlPlane {
   status(): Promise<any>;
 }
 
+export interface ControlPlaneOptions {
+  /**
+   * Serve ADS on this fixed port (`--address 127.0.0.1:PORT`) instead of a free one: how a
+   * restarted control plane comes back where its sidecars look for it. A port still held
+   * for a moment by a process that just died is retried (bounded) until it is free.
+   */
+  adsPort?: number;
+  /** Serve this mesh file (a restart keeps its file) instead of a new temp one; `mesh` is written to it. */
+  meshFile?: string;
+}
+
 /** Starts the real CLI on a temp mesh file (JSON is YAML); resolves once it logs `listening`. */
-export async function startControlPlane(mesh: unknown, extraArgs: string[] = []): Promise<ControlPlane> {
-  const meshFile = path.join(tempDir('switchyard-xds-'), 'mesh.yaml');
+export async function startControlPlane(mesh: unknown, extraArgs: string[] = [], opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const meshFile = opts.meshFile ?? path.join(tempDir('switchyard-xds-'), 'mesh.yaml');
   // Written atomically (temp file + rename), as editors and config tools do, so the
   // server's watcher never reads a half-written file.
   const write = (m: unknown) => {
@@ -40,8 +51,21 @@ export async function startControlPlane(mesh: unknown, extraArgs: string[] = [])
     fs.renameSync(meshFile + '.tmp', meshFile);
   };
   write(mesh);
+  const address = `127.0.0.1:${opts.adsPort ?? 0}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(meshFile, address, extraArgs, write);
+    } catch (e) {
+      const inUse = /EADDRINUSE|address already in use/i.test(String(e));
+      if (opts.adsPort === undefined || !inUse || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function launch(meshFile: string, address: string, extraArgs: string[], write: (m: unknown) => void): Promise<ControlPlane> {
   const child = trackProcess(
-    spawn(process.execPath, [CLI, 'control-plane', '-c', meshFile, '--address', '127.0.0.1:0', '--status-address', '127.0.0.1:0', ...extraArgs], {
+    spawn(process.execPath, [CLI, 'control-plane', '-c', meshFile, '--address', address, '--status-address', '127.0.0.1:0', ...extraArgs], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -49,10 +73,34 @@ export async function startControlPlane(mesh: unknown, extraArgs: string[] = [])
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
   child.stdout!.resume();
-  const m = await waitFor('control-plane to log "listening"', () => {
-    if (child.exitCode !== null) throw new Error(`control-plane exited ${child.exitCode}:\n${err}`);
-    return /listening xds=127\.0\.0\.1:(\d+) status=http:\/\/127\.0\.0\.1:(\d+)\/status/.exec(err);
-  }, { attempts: 200, intervalMs: 50 });
+  // Settles on the `listening` line, or as soon as the process ends (a port in use, a bad
+  // mesh), so a failed start is reported at once; bounded either way.
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const re = /listening xds=127\.0\.0\.1:(\d+) status=http:\/\/127\.0\.0\.1:(\d+)\/status/;
+    const done = () => {
+      clearTimeout(timer);
+      child.stderr!.off('data', check);
+      child.off('close', onClose);
+    };
+    const check = () => {
+      const r = re.exec(err);
+      if (r) {
+        done();
+        resolve(r);
+      }
+    };
+    const onClose = (code: number | null) => {
+      done();
+      reject(new Error(`control-plane exited ${code}:\n${err}`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out waiting for control-plane to log "listening":\n${err}`));
+    }, 10_000);
+    child.stderr!.on('data', check);
+    child.on('close', onClose);
+    check();
+  });
   const statusPort = Number(m[2]);
   return {
     child, meshFile, adsPort: Number(m[1]), statusPort,

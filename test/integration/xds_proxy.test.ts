@@ -1,10 +1,13 @@
 // The proxy configured over ADS by the reference control plane (both real CLIs): the
 // initial fetch, an endpoint move (EDS), a route change (RDS, no drain), a cluster the
-// proxy rejects (NACK with its name while the good ones apply), a listener removal, and
-// steady traffic through a config change every 100 ms with zero failed requests.
+// proxy rejects (NACK with its name while the good ones apply) and how /config_dump shows
+// it all (dynamic resources with versions, the rejected one's error_state), a listener
+// removal, steady traffic through a config change every 100 ms with zero failed requests,
+// and steady traffic through a control-plane SIGKILL and restart on the same port.
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import { once } from 'node:events';
 import { HttpBackend, Proxy, curl, freePort, sleep, startHttpBackend, startProxy, waitFor } from './harness';
 import { ControlPlane, startControlPlane } from './xds_helpers';
 
@@ -92,6 +95,47 @@ static_resources:
 `;
 }
 
+/** Four keep-alive clients requesting /x back to back until stopped; counts what failed. */
+function steadyLoad(port: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const counts = { ok: 0, failed: 0 };
+  const failures = new Map<number, number>();
+  let stop = false;
+  const loop = async () => {
+    while (!stop) {
+      const status = await new Promise<number>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port, path: '/x', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(0));
+      });
+      if (status === 200) counts.ok++;
+      else {
+        counts.failed++;
+        failures.set(status, (failures.get(status) ?? 0) + 1);
+      }
+    }
+  };
+  const loops = [loop(), loop(), loop(), loop()];
+  return {
+    counts,
+    /** status → count of the failed requests (0: the connection failed). */
+    failures: () => JSON.stringify([...failures]),
+    async stop(): Promise<void> {
+      stop = true;
+      await Promise.all(loops);
+      agent.destroy();
+    },
+  };
+}
+
+/** True when the control plane's /status has a stream from node sidecar-1 over `api` that ACKed something. */
+function ackedStream(status: any, api: 'GRPC' | 'DELTA_GRPC'): boolean {
+  return (status.streams ?? []).some((s: any) =>
+    s.node_id === 'sidecar-1' && s.api === (api === 'GRPC' ? 'sotw' : 'delta') && Object.values(s.types ?? {}).some((t: any) => t.last_acked_version !== undefined));
+}
+
 async function backendOf(port: number, path = '/x'): Promise<string> {
   const r = await curl([`http://127.0.0.1:${port}${path}`]);
   if (r.status !== 200) return `status ${r.status}`;
@@ -126,6 +170,8 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       assert.ok((clusters.dynamic_active_clusters ?? []).some((c: any) => c.cluster.name === 'web'), 'web is a dynamic cluster');
       const st = await cp.status();
       assert.ok(JSON.stringify(st).includes('sidecar-1'), 'the control plane sees the proxy as node sidecar-1');
+      // (The mesh's group match names sidecar-1 too: the stream itself is the proof.)
+      assert.ok(ackedStream(st, api), `a stream from node sidecar-1 that ACKed: ${JSON.stringify(st.streams)}`);
     });
 
     test('EDS: moving the endpoint moves the traffic, with no failed request', async () => {
@@ -148,39 +194,99 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       assert.ok(!clusters.includes('bad::'), 'the rejected cluster is not in use');
     });
 
+    test('/config_dump shows the dynamic resources with their versions and the rejected cluster with its error_state', async () => {
+      // Still the mesh of the NACK test: `bad` (MAGLEV) is in it, the rest is good.
+      const dump = JSON.parse((await proxy.admin('/config_dump')).body);
+      const section = (t: string) => dump.configs.find((c: any) => c['@type'] === `type.googleapis.com/envoy.admin.v3.${t}`);
+
+      const listeners = section('ListenersConfigDump');
+      assert.equal(typeof listeners.version_info, 'string');
+      assert.ok(listeners.version_info.length > 0, 'ListenersConfigDump.version_info is the last accepted LDS version');
+      const ingress = (listeners.dynamic_listeners ?? []).find((l: any) => l.name === 'ingress');
+      assert.ok(ingress, `ingress is a dynamic listener: ${JSON.stringify(listeners)}`);
+      assert.ok(ingress.active_state.version_info?.length > 0, 'the listener carries its version');
+      assert.equal(ingress.active_state.listener['@type'], 'type.googleapis.com/envoy.config.listener.v3.Listener');
+      assert.equal(ingress.active_state.listener.name, 'ingress');
+      assert.match(ingress.active_state.last_updated, /^\d{4}-\d\d-\d\dT/);
+      assert.equal(ingress.error_state, undefined, 'the listener was accepted');
+
+      const routes = section('RoutesConfigDump');
+      const rc = (routes.dynamic_route_configs ?? []).find((r: any) => r.route_config?.name === 'routes');
+      assert.ok(rc, `the RDS route config 'routes' is dynamic: ${JSON.stringify(routes)}`);
+      assert.equal(rc.route_config['@type'], 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration');
+      assert.ok(rc.version_info?.length > 0, 'the route config carries its version');
+      assert.equal(rc.route_config.virtual_hosts[0].routes.at(-1).route.cluster, 'web');
+
+      const clusters = section('ClustersConfigDump');
+      assert.ok(clusters.version_info?.length > 0, 'ClustersConfigDump.version_info is the last accepted CDS version');
+      const web = (clusters.dynamic_active_clusters ?? []).find((c: any) => c.cluster?.name === 'web');
+      assert.ok(web, 'web is a dynamic cluster');
+      assert.ok(web.version_info?.length > 0, 'web carries its version');
+      assert.equal(web.error_state, undefined, 'web was accepted');
+      // `bad` was never accepted: an entry with only its error_state (DynamicCluster has no
+      // name field; the rejected resource in failed_configuration names it).
+      const bad = (clusters.dynamic_active_clusters ?? []).filter((c: any) => c.error_state);
+      assert.equal(bad.length, 1, `one rejected cluster: ${JSON.stringify(clusters.dynamic_active_clusters)}`);
+      assert.equal(bad[0].cluster, undefined, 'the rejected cluster is not active');
+      assert.equal(bad[0].error_state.failed_configuration.name, 'bad');
+      assert.equal(bad[0].error_state.failed_configuration['@type'], 'type.googleapis.com/envoy.config.cluster.v3.Cluster');
+      assert.match(bad[0].error_state.details, /MAGLEV/);
+      assert.match(bad[0].error_state.last_update_attempt, /^\d{4}-\d\d-\d\dT/);
+      assert.ok(bad[0].error_state.version_info?.length > 0, 'the rejected version is recorded');
+
+      const withEds = JSON.parse((await proxy.admin('/config_dump?include_eds')).body);
+      const eps = withEds.configs.find((c: any) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump');
+      const cla = (eps?.dynamic_endpoint_configs ?? []).find((e: any) => e.endpoint_config?.cluster_name === 'web');
+      assert.ok(cla, `web's ClusterLoadAssignment is a dynamic endpoint config: ${JSON.stringify(eps)}`);
+      assert.equal(cla.endpoint_config['@type'], 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment');
+      assert.ok(cla.version_info?.length > 0, 'the endpoints carry their version');
+      assert.equal(cla.endpoint_config.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, a.port);
+    });
+
     test('a config push every 100 ms for 30 s under steady load: zero failed requests', async () => {
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-      let ok = 0;
-      let failed = 0;
-      const failures = new Map<number, number>();
-      let stop = false;
-      const loop = async () => {
-        while (!stop) {
-          const status = await new Promise<number>((resolve) => {
-            const req = http.get({ host: '127.0.0.1', port: listenerPort, path: '/x', agent }, (res) => {
-              res.resume();
-              res.on('end', () => resolve(res.statusCode ?? 0));
-            });
-            req.on('error', () => resolve(0));
-          });
-          if (status === 200) ok++;
-          else {
-            failed++;
-            failures.set(status, (failures.get(status) ?? 0) + 1);
-          }
-        }
-      };
-      const loops = [loop(), loop(), loop(), loop()];
+      const load = steadyLoad(listenerPort);
       for (let i = 0; i < 300; i++) {
         // Alternate the endpoint and the route table so EDS and RDS both churn.
         cp.writeMesh(mesh({ listenerPort, backendPort: i % 2 ? a.port : b.port, extraRoute: { match: { prefix: `/v${i}` }, route: { cluster: 'web' } } }));
         await sleep(100);
       }
-      stop = true;
-      await Promise.all(loops);
-      agent.destroy();
+      await load.stop();
+      const { ok, failed } = load.counts;
       assert.ok(ok > 100, `requests went through (${ok})`);
-      assert.equal(failed, 0, `${failed} requests failed during the churn (status → count: ${JSON.stringify([...failures])})\n${proxy.stderr().slice(-1500)}`);
+      assert.equal(failed, 0, `${failed} requests failed during the churn (status → count: ${load.failures()})\n${proxy.stderr().slice(-1500)}`);
+    });
+
+    test('control plane SIGKILLed and restarted on the same port under steady load: the last good config keeps serving, the proxy reconnects by itself', async () => {
+      const adsPort = cp.adsPort;
+      cp.writeMesh(mesh({ listenerPort, backendPort: a.port }));
+      await waitFor('traffic on a', async () => (await backendOf(listenerPort)) === 'a', { attempts: 100, intervalMs: 50 });
+      const load = steadyLoad(listenerPort);
+      try {
+        await sleep(300);
+        const old = cp.child;
+        const exited = once(old, 'exit');
+        assert.ok(old.kill('SIGKILL'), 'the control plane was signalled');
+        await exited;
+        // No control plane for ~2 s: the proxy keeps serving what it last accepted.
+        const before = load.counts.ok;
+        await sleep(2000);
+        assert.ok(load.counts.ok - before > 20, `requests went through while the control plane was down (${load.counts.ok - before})`);
+        assert.equal(load.counts.failed, 0, `requests failed while the control plane was down: ${load.failures()}\n${proxy.stderr().slice(-1500)}`);
+
+        // Back on the same port with the same mesh file, as a restarted deployment would be.
+        cp = await startControlPlane(mesh({ listenerPort, backendPort: a.port }), [], { adsPort, meshFile: cp.meshFile });
+        assert.equal(cp.adsPort, adsPort, 'the new control plane serves the port the proxy knows');
+        // Reconnect backoff (500 ms base, full jitter, doubling) after ~2 s down: bounded at 30 s.
+        await waitFor('the proxy to reconnect to the new control plane and ACK', async () => ackedStream(await cp.status(), api), { attempts: 300, intervalMs: 100 });
+        cp.writeMesh(mesh({ listenerPort, backendPort: b.port }));
+        await waitFor('the mesh change (endpoint to b) to apply', async () => (await backendOf(listenerPort)) === 'b', { attempts: 300, intervalMs: 100 });
+        await sleep(300);
+      } finally {
+        await load.stop();
+      }
+      const { ok, failed } = load.counts;
+      assert.ok(ok > 100, `requests went through (${ok})`);
+      assert.equal(failed, 0, `${failed} requests failed across the restart (status → count: ${load.failures()})\n${proxy.stderr().slice(-1500)}`);
     });
 
     test('removing the listener drains it and stops accepting', async () => {
