@@ -17,18 +17,7 @@ import {
   startProxy,
   trackSocket,
 } from './harness';
-
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../support/prng';
 
 const VALID = 'GET /a/thing?x=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\nX-Test: yes\r\n\r\nhello';
 
@@ -156,7 +145,7 @@ describe('malformed input', () => {
   });
 
   test('300 seeded mutations of a valid request never crash the proxy', async () => {
-    const rand = prng(20261127);
+    const rand = seededRandom(20261127);
     let answered = 0;
     for (let i = 0; i < 300; i++) {
       const input = mutate(rand, VALID);
@@ -170,7 +159,7 @@ describe('malformed input', () => {
   });
 
   test('random bytes on fresh connections never crash the proxy', async () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     for (let i = 0; i < 100; i++) {
       const len = 1 + Math.floor(rand() * 300);
       const buf = Buffer.alloc(len);

@@ -1,6 +1,7 @@
 // Route tables: decoding (with errors and field paths), virtual host selection, route
 // matching, rewrites, redirects, header mutations and weighted clusters. The canonical
 // objects are written by hand (snake_case keys, Durations as {seconds, nanos}).
+import { seededRandom } from '../support/prng';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigIssues } from '../../src/config/issues';
@@ -554,17 +555,8 @@ describe('header mutations', () => {
 });
 
 describe('weighted clusters', () => {
-  // mulberry32: a small seeded PRNG, so the distribution test is reproducible.
-  function seeded(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  // A seeded PRNG, so the distribution test is reproducible.
+  const seeded = seededRandom;
   const table = ok(routes({
     match: { prefix: '/' },
     request_headers_to_add: [{ header: { key: 'x-route', value: 'r' } }],

@@ -5,6 +5,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/faq/configuration/timeouts
 import type { ActiveStream } from './active_stream';
 import type { RouteTable } from '../../../routing/types';
+import { LazyInterval } from '../../../util/lazy_interval';
 import type { HcmConfig } from './config';
 
 export class StreamTimeouts {
@@ -15,26 +16,22 @@ export class StreamTimeouts {
    */
   private head: ActiveStream | null = null;
   private count = 0;
-  private timer: NodeJS.Timeout | null = null;
   private readonly requestMs: number;
   private readonly durationMs: number;
   private period: number;
-  private emptySweeps = 0;
+  private readonly interval: LazyInterval;
 
   constructor(private readonly cfg: HcmConfig) {
     this.requestMs = cfg.requestTimeoutMs;
     this.durationMs = cfg.maxStreamDurationMs;
     this.period = this.periodFor(cfg.routeTable);
+    this.interval = new LazyInterval(this.period, () => this.check());
   }
 
   /** A new route table (RDS) may bring shorter route timeouts: re-derive the sweep period. */
   setRouteTable(t: RouteTable | null): void {
     this.period = this.periodFor(t);
-    if (this.timer !== null) {
-      clearInterval(this.timer);
-      this.timer = null;
-      if (this.period > 0 && this.count > 0) this.start();
-    }
+    this.interval.setPeriod(this.period);
   }
 
   private periodFor(table: RouteTable | null | undefined): number {
@@ -54,11 +51,6 @@ export class StreamTimeouts {
     return shortest === Infinity ? 0 : Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
   }
 
-  private start(): void {
-    this.timer = setInterval(sweep, this.period, this);
-    this.timer.unref();
-  }
-
   add(s: ActiveStream): void {
     if (this.period === 0 || s.tLinked) return;
     s.tLinked = true;
@@ -67,7 +59,7 @@ export class StreamTimeouts {
     if (this.head !== null) this.head.tPrev = s;
     this.head = s;
     this.count++;
-    if (this.timer === null) this.start();
+    this.interval.ensure();
   }
 
   delete(s: ActiveStream): void {
@@ -80,17 +72,9 @@ export class StreamTimeouts {
     this.count--;
   }
 
-  check(): void {
-    // The timer stops only after a run of empty sweeps, so sequential requests do not
-    // start and stop it once each.
-    if (this.count === 0) {
-      if (++this.emptySweeps > 10 && this.timer !== null) {
-        clearInterval(this.timer);
-        this.timer = null;
-      }
-      return;
-    }
-    this.emptySweeps = 0;
+  /** Fires the timeouts that are due; returns whether any stream is tracked. */
+  check(): boolean {
+    if (this.count === 0) return false;
     const now = Date.now();
     for (let s = this.head; s !== null; ) {
       // A timeout unlinks the stream (finish → delete), so read the next one first.
@@ -98,6 +82,7 @@ export class StreamTimeouts {
       this.checkOne(s, now);
       s = next;
     }
+    return true;
   }
 
   private checkOne(s: ActiveStream, now: number): void {
@@ -106,8 +91,4 @@ export class StreamTimeouts {
     else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
     else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
   }
-}
-
-function sweep(t: StreamTimeouts): void {
-  t.check();
 }
