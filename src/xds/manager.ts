@@ -135,13 +135,20 @@ export class XdsManager {
 
   private resubscribeEds(): void {
     const configs = [...this.server.clusterManager.all().map((c) => c.config), ...[...this.warmingClusters.values()].map((w) => w.config)];
-    const names = [...new Set(configs.flatMap(edsName))].sort();
-    if (sameList(names, this.edsNames)) return;
-    const first = this.edsNames.length === 0;
-    this.edsNames = names;
-    if (first && names.length > 0) this.client.watch(TYPE_URLS.EDS, names, this.eds, { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs });
-    else if (names.length > 0) this.client.updateWatch(TYPE_URLS.EDS, names);
-    else this.client.unwatch(TYPE_URLS.EDS);
+    this.edsNames = this.resubscribe(TYPE_URLS.EDS, configs.flatMap(edsName), this.edsNames, this.eds);
+  }
+
+  /**
+   * Keeps a named watch (EDS, RDS) equal to the names in use: watch on the first name,
+   * update on a change, unwatch when none is left. Returns the names now subscribed.
+   */
+  private resubscribe(type: string, wanted: string[], current: string[], handler: WatchHandler): string[] {
+    const names = [...new Set(wanted)].sort();
+    if (sameList(names, current)) return current;
+    if (current.length === 0 && names.length > 0) this.client.watch(type, names, handler, { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs });
+    else if (names.length > 0) this.client.updateWatch(type, names);
+    else this.client.unwatch(type);
+    return names;
   }
 
   private readonly eds: WatchHandler = {
@@ -227,13 +234,7 @@ export class XdsManager {
 
   private resubscribeRds(): void {
     const warmingNames = [...this.warmingListeners.values()].flatMap((w) => rdsNamesOf(w.config));
-    const names = [...new Set([...this.server.routes.watchedNames(), ...warmingNames])].sort();
-    if (sameList(names, this.rdsNames)) return;
-    const first = this.rdsNames.length === 0;
-    this.rdsNames = names;
-    if (first && names.length > 0) this.client.watch(TYPE_URLS.RDS, names, this.rds, { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs });
-    else if (names.length > 0) this.client.updateWatch(TYPE_URLS.RDS, names);
-    else this.client.unwatch(TYPE_URLS.RDS);
+    this.rdsNames = this.resubscribe(TYPE_URLS.RDS, [...this.server.routes.watchedNames(), ...warmingNames], this.rdsNames, this.rds);
   }
 
   private readonly rds: WatchHandler = {

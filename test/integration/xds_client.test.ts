@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CLI, REPO_ROOT, freePort, tempDir, trackProcess, waitFor } from './harness';
-import { getJson } from './xds_helpers';
+import { cla, edsCluster as cluster, getJson, rdsListener as listener, routeConfig as route } from './xds_helpers';
 import { AdsClient, ResourceUpdate, TYPE_URLS, WatchHandler, XdsApi } from '../../src/xds/client';
 import { Canon } from '../../src/xds/proto/canonical';
 import { adsDefinition } from '../../src/xds/server/service';
@@ -29,30 +29,6 @@ const FAST = { baseMs: 100, maxMs: 1000 };
 
 // ---------------------------------------------------------------- meshes
 
-function cla(name: string, port: number) {
-  return { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] };
-}
-function cluster(name: string, timeout = '1s') {
-  return { name, type: 'EDS', connect_timeout: timeout, eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } };
-}
-function route(name: string, clusterName: string) {
-  return { name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: clusterName } }] }] };
-}
-function listener(name: string, port: number, rds: string) {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [{ filters: [{
-      name: 'envoy.filters.network.http_connection_manager',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-        stat_prefix: name,
-        rds: { route_config_name: rds, config_source: { ads: {}, resource_api_version: 'V3' } },
-        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-      },
-    }] }],
-  };
-}
 
 interface MeshOpts { c1Port?: number; c2Port?: number; withC2?: boolean; c1Timeout?: string; withC3?: boolean }
 function mesh(o: MeshOpts = {}) {

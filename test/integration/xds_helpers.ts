@@ -203,3 +203,30 @@ export function deltaVersions(res: Msg): Record<string, string> {
 export function claPort(cla: Msg): number {
   return cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value;
 }
+
+// ---------------------------------------------------------------- mesh builders (shared by the xDS tests)
+
+export function cla(name: string, port: number) {
+  return { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] };
+}
+export function edsCluster(name: string, timeout = '1s') {
+  return { name, type: 'EDS', connect_timeout: timeout, eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } };
+}
+export function routeConfig(name: string, clusterName: string) {
+  return { name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: clusterName } }] }] };
+}
+export function rdsListener(name: string, port: number, rds: string) {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [{ filters: [{
+      name: 'envoy.filters.network.http_connection_manager',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+        stat_prefix: name,
+        rds: { route_config_name: rds, config_source: { ads: {}, resource_api_version: 'V3' } },
+        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+      },
+    }] }],
+  };
+}

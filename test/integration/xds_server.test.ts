@@ -11,34 +11,10 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { FIXTURES, REPO_ROOT, exec, tempDir, trackProcess, waitFor } from './harness';
-import { AdsStream, TYPE, claPort, decodeAll, deltaVersions, sotwNames, startControlPlane } from './xds_helpers';
+import { AdsStream, TYPE, cla, claPort, decodeAll, deltaVersions, edsCluster as cluster, rdsListener as listener, routeConfig as route, sotwNames, startControlPlane } from './xds_helpers';
 
 // ---------------------------------------------------------------- meshes
 
-function cla(name: string, port: number) {
-  return { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] };
-}
-function cluster(name: string) {
-  return { name, type: 'EDS', connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } };
-}
-function route(name: string, clusterName: string) {
-  return { name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: clusterName } }] }] };
-}
-function listener(name: string, port: number, rds: string) {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [{ filters: [{
-      name: 'envoy.filters.network.http_connection_manager',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-        stat_prefix: name,
-        rds: { route_config_name: rds, config_source: { ads: {}, resource_api_version: 'V3' } },
-        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-      },
-    }] }],
-  };
-}
 
 /** node-a gets L1/L2, R1/R2, C1/C2 and their CLAs; every other node gets the default D1. */
 function meshA(o: { c1Port: number; withC2: boolean; l1Port?: number }) {
