@@ -102,12 +102,23 @@ export class XdsManager {
   }
 
   private warmCluster(config: ClusterConfig, version: string): void {
-    this.endWarming(this.warmingClusters, config.name);
+    this.warm(this.warmingClusters, config, version, 'cluster warming timed out; using it without endpoints', () => this.activateCluster(config, version));
+  }
+
+  /** Holds a resource until what it waits for arrives, or until initial_fetch_timeout. */
+  private warm<T extends { name: string }>(
+    m: Map<string, { config: T; version: string; timer: NodeJS.Timeout | null }>,
+    config: T,
+    version: string,
+    timeoutMessage: string,
+    activate: () => void,
+  ): void {
+    this.endWarming(m, config.name);
     const timer = this.timeoutTimer(() => {
-      log.warn('cluster warming timed out; using it without endpoints', { cluster: config.name });
-      this.activateCluster(config, version);
+      log.warn(timeoutMessage, { name: config.name });
+      activate();
     });
-    this.warmingClusters.set(config.name, { config, version, timer });
+    m.set(config.name, { config, version, timer });
   }
 
   private timeoutTimer(fn: () => void): NodeJS.Timeout | null {
@@ -224,12 +235,7 @@ export class XdsManager {
   }
 
   private warmListener(config: ListenerConfig, version: string): void {
-    this.endWarming(this.warmingListeners, config.name);
-    const timer = this.timeoutTimer(() => {
-      log.warn('listener warming timed out; binding it without its routes', { listener: config.name });
-      this.activateListener(config, version);
-    });
-    this.warmingListeners.set(config.name, { config, version, timer });
+    this.warm(this.warmingListeners, config, version, 'listener warming timed out; binding it without its routes', () => this.activateListener(config, version));
   }
 
   private resubscribeRds(): void {
