@@ -11,6 +11,7 @@ import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
 import { ClusterManager } from './upstream/cluster_manager';
 import './upstream/h2_pool';
+import { isIPv4 } from 'node:net';
 
 export interface ServerOptions {
   drainTimeS: number;
@@ -24,7 +25,12 @@ export class SwitchyardServer implements AdminHost {
   readonly startTime = new Date();
   readonly clusterManager = new ClusterManager(this.stats);
   readonly routes = new RouteTableRegistry();
-  private readonly ctx: RuntimeContext = { clusters: this.clusterManager, store: this.stats, routes: this.routes };
+  private readonly ctx: RuntimeContext = {
+    clusters: this.clusterManager,
+    store: this.stats,
+    routes: this.routes,
+    listeners: { findForHandoff: (ip, port) => this.findForHandoff(ip, port) },
+  };
   private readonly listenerList: ActiveListener[] = [];
   private xds: XdsManager | null = null;
   private st: ServerState = 'PRE_INITIALIZING';
@@ -81,6 +87,24 @@ export class SwitchyardServer implements AdminHost {
     l.drain();
     setTimeout(() => l.close(), this.opts.drainTimeS * 1000).unref();
     log.info('listener removed', { name });
+  }
+
+  /**
+   * use_original_dst: the listener for a redirected connection's original destination —
+   * the one bound to exactly that address and port, else a wildcard one on that port (same
+   * address family first; `::` also takes IPv4, as Node's dual-stack sockets do).
+   */
+  findForHandoff(ip: string, port: number): ActiveListener | undefined {
+    let wild4: ActiveListener | undefined;
+    let wild6: ActiveListener | undefined;
+    for (const l of this.listenerList) {
+      const a = l.config.address;
+      if (a.port !== port) continue;
+      if (a.address === ip) return l;
+      if (a.address === '0.0.0.0') wild4 ??= l;
+      else if (a.address === '::') wild6 ??= l;
+    }
+    return isIPv4(ip) ? (wild4 ?? wild6) : wild6;
   }
 
   hasListener(name: string): boolean {

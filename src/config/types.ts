@@ -62,6 +62,7 @@ export interface ListenerConfig {
   continueOnListenerFiltersTimeout: boolean;
   useOriginalDst: boolean;
   transparent: boolean;
+  bindToPort: boolean;
   perConnectionBufferLimitBytes: number;
   /** The listener as decoded (canonical form), for /config_dump. */
   raw: Canon;
@@ -86,6 +87,14 @@ export interface LocalityEndpoints {
   endpoints: EndpointConfig[];
 }
 
+export interface OriginalDstClusterConfig {
+  cleanupIntervalMs: number;
+  useHttpHeader: boolean;
+  /** Lower-cased; x-envoy-original-dst-host by default. */
+  httpHeaderName: string;
+  upstreamPortOverride?: number;
+}
+
 export interface ClusterConfig {
   name: string;
   type: DiscoveryType;
@@ -106,6 +115,10 @@ export interface ClusterConfig {
   /** max_requests_per_connection (0 = unlimited). */
   maxRequestsPerConnection: number;
   perConnectionBufferLimitBytes: number;
+  /** Type ORIGINAL_DST: original_dst_lb_config and cleanup_interval. */
+  originalDst?: OriginalDstClusterConfig;
+  /** upstream_bind_config.source_address: the source of upstream connections. */
+  upstreamBind?: { address: string; port: number };
   /** The cluster as decoded (canonical form), for /config_dump. */
   raw: Canon;
 }

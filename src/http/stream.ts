@@ -2,6 +2,7 @@
 // StreamEncoder/StreamDecoder split). A codec turns bytes into these calls; the
 // connection manager and router only ever see these interfaces, so any downstream
 // protocol can be proxied to any upstream protocol.
+import type { ConnectionInfo } from '../listeners/connection_info';
 import type { HeaderMap } from './headers';
 
 export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
@@ -50,8 +51,11 @@ export interface DownstreamStream {
   readonly requestEnded: boolean;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The local address as the listener filters left it (the original destination when restored). */
   readonly localAddress: string;
   readonly localPort: number;
+  /** What the listener learned about the connection (undefined when it did not come through one). */
+  readonly connectionInfo: ConnectionInfo | undefined;
   sink: RequestBodySink | null;
 
   sendHeaders(head: ResponseHead, endStream: boolean): void;

@@ -5,19 +5,10 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener_components.proto#config-listener-v3-filterchainmatch
 import { BlockList, isIPv4 } from 'node:net';
 import type { CidrRange, FilterChainMatch } from '../config/types';
+import { unmapV4, type ConnectionInfo } from './connection_info';
 
-export interface ConnectionInfo {
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-  /** From tls_inspector; '' when unknown. */
-  serverName: string;
-  /** 'raw_buffer' or 'tls' (from tls_inspector). */
-  transportProtocol: string;
-  /** ALPN from tls_inspector, or ['http/1.1'] / ['h2c'] from http_inspector. */
-  applicationProtocols: string[];
-}
+export type { ConnectionInfo };
+
 
 /** A compiled list of CIDR ranges: returns the longest matching prefix length + 1, 0 if unset, -1 if no match. */
 class CidrSet {
@@ -31,16 +22,12 @@ class CidrSet {
   }
   score(ip: string): number {
     if (this.lists.length === 0) return 0;
-    const a = unmap(ip);
+    const a = unmapV4(ip);
     const fam = isIPv4(a) ? 'ipv4' : 'ipv6';
     let best = -1;
     for (const l of this.lists) if (l.len + 1 > best && l.bl.check(a, fam)) best = l.len + 1;
     return best;
   }
-}
-
-function unmap(ip: string): string {
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 export class CompiledMatch<T> {

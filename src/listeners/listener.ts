@@ -9,18 +9,26 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig } from '../config/types';
 import { log } from '../log';
 import type { Counter, Gauge } from '../telemetry/stats';
-import { CompiledMatch, selectChain, type ConnectionInfo } from './filter_chain_match';
+import { attachConnectionInfo, connectionInfoFromSocket, type ConnectionInfo } from './connection_info';
+import { CompiledMatch, selectChain } from './filter_chain_match';
+import { ListenerFilterChain } from './listener_filters';
 import { buildTerminal, type RuntimeContext, type TerminalFilter } from './terminal';
 
 type State = { t: 'binding' } | { t: 'active' } | { t: 'draining'; since: number } | { t: 'closed' };
 
-/** The filter chains of one version of the listener's config. */
+/** The listener filters and filter chains of one version of the listener's config. */
 class Generation {
   readonly chains: CompiledMatch<TerminalFilter>[];
   readonly defaultChain: TerminalFilter | undefined;
   readonly all: TerminalFilter[] = [];
+  readonly listenerFilters: ListenerFilterChain | null;
 
-  constructor(config: ListenerConfig, ctx: RuntimeContext) {
+  constructor(config: ListenerConfig, ctx: RuntimeContext, preCx: { timeouts: Counter; active: Gauge }) {
+    this.listenerFilters = config.listenerFilters.length === 0 ? null : new ListenerFilterChain(config.listenerFilters, ctx.store, {
+      timeoutMs: config.listenerFiltersTimeoutMs,
+      continueOnTimeout: config.continueOnListenerFiltersTimeout,
+      ...preCx,
+    });
     const build = (c: FilterChainConfig) => {
       const t = buildTerminal(c.filters, ctx);
       this.all.push(t);
@@ -58,6 +66,7 @@ export class ActiveListener {
   private readonly cxActive: Gauge;
   private readonly cxDestroy: Counter;
   private readonly noChain: Counter;
+  private readonly preCx: { timeouts: Counter; active: Gauge };
   boundAddress = '';
   lastUpdated = new Date();
   versionInfo?: string;
@@ -67,7 +76,6 @@ export class ActiveListener {
     private readonly ctx: RuntimeContext,
     readonly addedViaApi = false,
   ) {
-    this.gen = new Generation(config, ctx);
     const a = config.address;
     const p = `listener.${a.address.includes(':') ? `[${a.address}]` : a.address}_${a.port}.`;
     const store = ctx.store;
@@ -75,6 +83,8 @@ export class ActiveListener {
     this.cxActive = store.gauge(p + 'downstream_cx_active');
     this.cxDestroy = store.counter(p + 'downstream_cx_destroy');
     this.noChain = store.counter(p + 'no_filter_chain_match');
+    this.preCx = { timeouts: store.counter(p + 'downstream_pre_cx_timeout'), active: store.gauge(p + 'downstream_pre_cx_active') };
+    this.gen = new Generation(config, ctx, this.preCx);
   }
 
   get name(): string {
@@ -82,6 +92,14 @@ export class ActiveListener {
   }
 
   async listen(): Promise<void> {
+    if (!this.config.bindToPort) {
+      // Receives only connections handed off by a use_original_dst listener.
+      const { address, port } = this.config.address;
+      this.boundAddress = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+      this.state = { t: 'active' };
+      log.info('listener up (not bound: receives hand-offs)', { name: this.name, address: this.boundAddress });
+      return;
+    }
     const srv = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (s) => this.onConnection(s));
     this.server = srv;
     const { address, port } = this.config.address;
@@ -109,7 +127,7 @@ export class ActiveListener {
    * previous config drain and are closed after `drainMs`.
    */
   update(config: ListenerConfig, drainMs: number, versionInfo?: string): void {
-    const next = new Generation(config, this.ctx);
+    const next = new Generation(config, this.ctx, this.preCx);
     const prev = this.gen;
     this.gen = next;
     this.config = config;
@@ -133,30 +151,56 @@ export class ActiveListener {
       s.destroy();
       return;
     }
+    s.on('error', ignore);
+    const info = connectionInfoFromSocket(s);
+    attachConnectionInfo(s, info);
+    const g = this.gen;
+    if (g.listenerFilters === null) this.dispatch(s, info, null, g);
+    else g.listenerFilters.run(s, info, null, (initial) => this.dispatch(s, info, initial, g));
+  }
+
+  /**
+   * After the listener filters: with use_original_dst, a redirected connection goes to the
+   * listener for its original destination (exact address, else the wildcard one for that
+   * port); otherwise, or when there is none, this listener serves it.
+   */
+  private dispatch(s: Socket, info: ConnectionInfo, initial: Buffer | null, g: Generation): void {
+    if (this.config.useOriginalDst && info.localRestored && this.ctx.listeners !== undefined) {
+      const target = this.ctx.listeners.findForHandoff(info.localAddress, info.localPort);
+      if (target !== undefined && target !== this) {
+        target.acceptHandoff(s, info, initial);
+        return;
+      }
+    }
+    this.serve(s, info, initial, g);
+  }
+
+  /** A connection handed off by a use_original_dst listener: this listener's filters, then its chains (no further hand-off). */
+  acceptHandoff(s: Socket, info: ConnectionInfo, initial: Buffer | null): void {
+    if (this.state.t === 'closed' || this.state.t === 'draining') {
+      s.destroy();
+      return;
+    }
+    const g = this.gen;
+    if (g.listenerFilters === null) this.serve(s, info, initial, g);
+    else g.listenerFilters.run(s, info, initial, (bytes) => this.serve(s, info, bytes, g));
+  }
+
+  private serve(s: Socket, info: ConnectionInfo, initial: Buffer | null, g: Generation): void {
+    if (s.destroyed) return;
     this.cxTotal.inc();
     this.cxActive.inc();
     s.once('close', () => {
       this.cxActive.dec();
       this.cxDestroy.inc();
     });
-    const info: ConnectionInfo = {
-      localAddress: s.localAddress ?? '',
-      localPort: s.localPort ?? 0,
-      remoteAddress: s.remoteAddress ?? '',
-      remotePort: s.remotePort ?? 0,
-      serverName: '',
-      transportProtocol: 'raw_buffer',
-      applicationProtocols: [],
-    };
-    const g = this.gen;
     const t = selectChain(g.chains, info) ?? g.defaultChain;
     if (t === undefined) {
       this.noChain.inc();
       s.destroy();
       return;
     }
-    s.on('error', ignore);
-    t.onConnection(s, null);
+    t.onConnection(s, initial);
   }
 
   /** Stop accepting; existing connections continue. */

@@ -2,6 +2,7 @@
 // (design convention 4): the connection manager for L7, tcp_proxy for L4.
 import type { Socket } from 'node:net';
 import type { NetworkFilterConfig } from '../config/types';
+import type { ConnectionInfo } from './connection_info';
 import { HcmRuntime } from '../filters/network/http_connection_manager/runtime';
 import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { TcpProxyRuntime } from '../filters/network/tcp_proxy/proxy';
@@ -57,11 +58,17 @@ class HttpTerminal implements TerminalFilter {
   }
 }
 
+/** Finds the listener a use_original_dst listener hands a redirected connection to. */
+export interface ListenerLookup {
+  findForHandoff(ip: string, port: number): { acceptHandoff(s: Socket, info: ConnectionInfo, initial: Buffer | null): void } | undefined;
+}
+
 /** What filter runtimes are built against: the proxy's shared state. */
 export interface RuntimeContext {
   clusters: ClusterManager;
   store: StatsStore;
   routes: RouteTableRegistry;
+  listeners?: ListenerLookup;
 }
 
 /** Builds the runtime for a chain's filters. Only a single terminal filter is supported so far. */

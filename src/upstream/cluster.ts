@@ -10,6 +10,7 @@ import { H1Pool, type PoolSettings } from './h1_pool';
 import { HealthFlag, Host } from './host';
 import type { LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
 import { roundRobin } from './lb/round_robin';
+import { OriginalDstHosts } from './original_dst';
 import type { ConnectionPool } from './pool';
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -38,6 +39,8 @@ export class Cluster {
   private readonly pools = new Map<string, ConnectionPool>();
   private readonly settings: PoolSettings;
   private dnsTimer: NodeJS.Timeout | null = null;
+  /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
+  readonly originalDst: OriginalDstHosts | null = null;
   private closed = false;
   readonly lastUpdated = new Date();
   versionInfo?: string;
@@ -54,9 +57,19 @@ export class Cluster {
       maxRequestsPerConnection: config.maxRequestsPerConnection,
       maxConnections: 1024,
       maxPending: 1024,
+      ...(config.upstreamBind ? { sourceAddress: config.upstreamBind.address } : {}),
     };
     this.lb = this.factory().build([], config.lbConfig);
-    if (config.type === 'STATIC' || config.type === 'EDS' || config.type === 'ORIGINAL_DST') {
+    if (config.type === 'ORIGINAL_DST') {
+      this.originalDst = new OriginalDstHosts(config.originalDst ?? { cleanupIntervalMs: 5000, useHttpHeader: false, httpHeaderName: 'x-envoy-original-dst-host' }, {
+        addHost: (h) => {
+          this.hosts = [...this.hosts, h];
+          this.stats.membership_total.set(this.hosts.length);
+          this.stats.membership_healthy.set(this.hosts.length);
+        },
+        removeHosts: (gone) => this.setHosts(this.hosts.filter((h) => !gone.includes(h))),
+      });
+    } else if (config.type === 'STATIC' || config.type === 'EDS') {
       const hosts: Host[] = [];
       for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality));
       this.setHosts(hosts);
@@ -164,12 +177,14 @@ export class Cluster {
   /** The cluster is being replaced or removed: finish in-flight requests, then close. */
   drain(): void {
     this.closed = true;
+    this.originalDst?.close();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     for (const p of this.pools.values()) p.drain();
   }
 
   destroy(): void {
     this.closed = true;
+    this.originalDst?.close();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     for (const p of this.pools.values()) p.destroy();
     this.pools.clear();

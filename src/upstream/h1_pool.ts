@@ -16,6 +16,8 @@ export interface PoolSettings {
   maxConnections: number;
   /** Circuit breaker max_pending_requests (default 1024). */
   maxPending: number;
+  /** upstream_bind_config.source_address. */
+  sourceAddress?: string;
 }
 
 export class H1Pool implements ConnectionPool, H1ClientOwner {
@@ -56,7 +58,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   }
 
   private open(): void {
-    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this);
+    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.sourceAddress);
     this.all.add(c);
     this.idleSweeper.add(c);
     this.connecting++;

@@ -847,7 +847,7 @@ export interface TcpBackend {
   close(): Promise<void>;
 }
 
-function tcpServer(onConn: (s: net.Socket, state: { fins: number; written: number }) => void): Promise<TcpBackend> {
+export function startTcpServer(onConn: (s: net.Socket, state: { fins: number; written: number }) => void): Promise<TcpBackend> {
   let conns = 0;
   const open = new Set<net.Socket>();
   const state = { fins: 0, written: 0 };
@@ -884,7 +884,7 @@ function tcpServer(onConn: (s: net.Socket, state: { fins: number; written: numbe
  * receives data afterwards if the proxy passes half-close through.
  */
 export function startTcpEcho(): Promise<TcpBackend> {
-  return tcpServer((s, state) => {
+  return startTcpServer((s, state) => {
     s.on('data', (d: Buffer) => s.write(d));
     s.on('end', () => {
       state.fins += 1;
@@ -895,7 +895,7 @@ export function startTcpEcho(): Promise<TcpBackend> {
 
 /** A TCP server that sends `total` bytes (honouring backpressure) to each client, then ends. */
 export function startTcpSource(total: number): Promise<TcpBackend> {
-  return tcpServer((s, state) => {
+  return startTcpServer((s, state) => {
     state.written = 0;
     const chunk = Buffer.alloc(64 * 1024, 0x62);
     let left = total;

@@ -161,18 +161,33 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
   const errs = (extra: object) => issuesOf(() => decodeBootstrap(cluster(extra), 't'));
   const p = 'static_resources.clusters[0]';
 
-  // Named and rejected until their issues land (interception, load balancing).
-  assert.deepEqual(errs({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }), [
-    `${p}.lb_policy: CLUSTER_PROVIDED is not supported by switchyard yet (implemented: ROUND_ROBIN)`,
-    `${p}.type: ORIGINAL_DST is not supported by switchyard yet`,
+  // ORIGINAL_DST: hosts from the connection; original_dst_lb_config and cleanup_interval only there.
+  const od = one({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', cleanup_interval: '2s', original_dst_lb_config: { use_http_header: true, http_header_name: 'X-Dst' } });
+  assert.deepEqual(od.originalDst, { cleanupIntervalMs: 2000, useHttpHeader: true, httpHeaderName: 'x-dst' });
+  assert.deepEqual(one({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }).originalDst, {
+    cleanupIntervalMs: 5000, useHttpHeader: false, httpHeaderName: 'x-envoy-original-dst-host',
+  });
+  assert.deepEqual(errs({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', original_dst_lb_config: { metadata_key: { key: 'k', path: [{ key: 'x' }] } } }), [
+    `${p}.original_dst_lb_config.metadata_key: not supported by switchyard`,
   ]);
-  assert.deepEqual(errs({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: 1024 } }), [
-    `${p}.lb_policy: RING_HASH is not supported by switchyard yet (implemented: ROUND_ROBIN)`,
-    `${p}.ring_hash_lb_config: not supported by switchyard yet`,
+  assert.deepEqual(errs({ original_dst_lb_config: {}, cleanup_interval: '1s' }), [
+    `${p}.original_dst_lb_config: not supported by switchyard: only valid for type ORIGINAL_DST`,
+    `${p}.cleanup_interval: not supported by switchyard: only valid for type ORIGINAL_DST`,
   ]);
   assert.deepEqual(errs({ type: 'ORIGINAL_DST' }), [
     `${p}.lb_policy: ROUND_ROBIN is not valid for cluster type ORIGINAL_DST; only CLUSTER_PROVIDED is allowed`,
-    `${p}.type: ORIGINAL_DST is not supported by switchyard yet`,
+  ]);
+  // upstream_bind_config: a source IP (Istio's 127.0.0.6); the rest is named.
+  assert.deepEqual(one({ upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } }).upstreamBind, { address: '127.0.0.6', port: 0 });
+  assert.deepEqual(errs({ upstream_bind_config: { source_address: { address: 'localhost', port_value: 0 }, freebind: true, socket_options: [{ level: 1, name: 2, int_value: 1 }] } }), [
+    `${p}.upstream_bind_config.socket_options: not supported by switchyard`,
+    `${p}.upstream_bind_config.freebind: true is not supported by switchyard yet`,
+    `${p}.upstream_bind_config.source_address.address: must be an IP address, got "localhost"`,
+  ]);
+  // Named and rejected until the load-balancing issue lands.
+  assert.deepEqual(errs({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: 1024 } }), [
+    `${p}.lb_policy: RING_HASH is not supported by switchyard yet (implemented: ROUND_ROBIN, CLUSTER_PROVIDED)`,
+    `${p}.ring_hash_lb_config: not supported by switchyard yet`,
   ]);
   assert.deepEqual(errs({ type: 'LOGICAL_DNS', load_assignment: endpoints(['a.test', 1], ['b.test', 2]) }), [
     `${p}.load_assignment: LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint`,
@@ -209,16 +224,19 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
 
 test('listener rules: filters by registry, listener filters, transport socket, tcp_proxy fields', () => {
   const p = 'static_resources.listeners[0]';
-  // Listener filters, use_original_dst and TPROXY are named and rejected until the
-  // interception issue gives them a runtime.
-  assert.deepEqual(issuesOf(() => decodeBootstrap(tcpListener({}, {
+  // The virtual outbound listener's shape (Istio's 15001).
+  const virt = decodeBootstrap(tcpListener({}, {
     listener_filters: [{ name: 'od', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
     use_original_dst: true,
-    transparent: true,
+    listener_filters_timeout: '1s',
+    continue_on_listener_filters_timeout: true,
+  }), 't').listeners[0];
+  assert.deepEqual([virt.useOriginalDst, virt.listenerFilters.length, virt.listenerFiltersTimeoutMs, virt.continueOnListenerFiltersTimeout, virt.bindToPort], [true, 1, 1000, true, true]);
+  assert.equal(decodeBootstrap(tcpListener({}, { bind_to_port: false }), 't').listeners[0].bindToPort, false);
+  assert.deepEqual(issuesOf(() => decodeBootstrap(tcpListener({}, {
+    listener_filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol' } }],
   }), 't')), [
-    `${p}.listener_filters: not supported by switchyard yet`,
-    `${p}.use_original_dst: true is not supported by switchyard yet`,
-    `${p}.transparent: true is not supported by switchyard yet`,
+    `${p}.listener_filters[0].typed_config: unsupported typed_config @type "type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol"`,
   ]);
   assert.equal(decodeBootstrap(tcpListener({}), 't').listeners[0].filterChains[0].transportSocket, undefined);
 
@@ -232,11 +250,8 @@ test('listener rules: filters by registry, listener filters, transport socket, t
     listener_filters: [{ name: 'tls', typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector', enable_ja3_fingerprinting: true,
     } }],
-    bind_to_port: false,
   }), 't')), [
-    `${p}.bind_to_port: not supported by switchyard`,
-    `${p}.listener_filters: not supported by switchyard yet`,
-    `${p}.listener_filters[0].typed_config.enable_ja3_fingerprinting: not supported by switchyard`,
+    `${p}.listener_filters[0].typed_config.enable_ja3_fingerprinting: true is not supported by switchyard`,
   ]);
   assert.deepEqual(issuesOf(() => decodeBootstrap({ static_resources: { listeners: [{ name: 'l', ...socket('0.0.0.0', 1) }] } }, 't')), [
     `${p}.filter_chains: no filter chains specified`,

@@ -89,14 +89,13 @@ test('Cluster: EDS over ADS with service_name; other sources and unimplemented f
     eds_cluster_config: { eds_config: { api_config_source: { api_type: 'GRPC' } } },
     load_assignment: { cluster_name: 'backend', endpoints: [{ lb_endpoints: [lbEndpoint('10.0.0.1', 80)] }] },
   }), 'backend')), [
-    'lb_policy: MAGLEV is not supported by switchyard yet (implemented: ROUND_ROBIN)',
+    'lb_policy: MAGLEV is not supported by switchyard yet (implemented: ROUND_ROBIN, CLUSTER_PROVIDED)',
     'load_assignment: not allowed for cluster type EDS (endpoints come from eds_cluster_config)',
     'eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap\'s ads_config stream)',
   ]);
-  assert.deepEqual(errorLines(decodeClusterResource(overWire(CDS, { name: 'o', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' }), 'o')), [
-    'lb_policy: CLUSTER_PROVIDED is not supported by switchyard yet (implemented: ROUND_ROBIN)',
-    'type: ORIGINAL_DST is not supported by switchyard yet',
-  ]);
+  // Istio's PassthroughCluster, as its control plane sends it.
+  const pass = value(decodeClusterResource(overWire(CDS, { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: { seconds: 10 } }), 'PassthroughCluster'));
+  assert.deepEqual([pass.type, pass.lbPolicy, pass.originalDst?.cleanupIntervalMs], ['ORIGINAL_DST', 'CLUSTER_PROVIDED', 5000]);
 });
 
 test('RouteConfiguration: decodes to a route table; problems are relative to the resource', () => {

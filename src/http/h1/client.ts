@@ -59,8 +59,9 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     readonly port: number,
     connectTimeoutMs: number,
     private readonly owner: H1ClientOwner,
+    localAddress?: string,
   ) {
-    const s = connect({ host: ip, port, allowHalfOpen: true, noDelay: true });
+    const s = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, localAddress });
     this.socket = s;
     s.on('connect', () => this.onConnect());
     s.on('data', (d: Buffer) => this.onData(d));

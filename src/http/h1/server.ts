@@ -2,6 +2,7 @@
 // responses back into bytes. One request at a time; pipelined requests wait in the
 // buffer (the socket is paused) until the response before them is done, so responses
 // go out in order (RFC 9112 §9.3.2).
+import { connectionInfo, type ConnectionInfo } from '../../listeners/connection_info';
 import type { Socket } from 'node:net';
 import { HeaderMap } from '../headers';
 import type { DownstreamStream, HttpProtocol, RequestBodySink, RequestHead, ResponseHead } from '../stream';
@@ -396,11 +397,14 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   get remotePort(): number {
     return this.conn.socket.remotePort ?? 0;
   }
+  get connectionInfo(): ConnectionInfo | undefined {
+    return connectionInfo(this.conn.socket as Socket);
+  }
   get localAddress(): string {
-    return this.conn.socket.localAddress ?? '';
+    return this.connectionInfo?.localAddress ?? this.conn.socket.localAddress ?? '';
   }
   get localPort(): number {
-    return this.conn.socket.localPort ?? 0;
+    return this.connectionInfo?.localPort ?? this.conn.socket.localPort ?? 0;
   }
 
   // ChunkSink (request body)

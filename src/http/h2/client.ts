@@ -44,10 +44,11 @@ export class H2ClientSession {
     connectTimeoutMs: number,
     private readonly owner: H2ClientOwner,
     private readonly idleTimeoutMs: number,
+    localAddress?: string,
   ) {
     const authority = ip.includes(':') ? `http://[${ip}]:${port}` : `http://${ip}:${port}`;
     const s = http2.connect(authority, {
-      createConnection: () => (this.socket = connect({ host: ip, port, noDelay: true })),
+      createConnection: () => (this.socket = connect({ host: ip, port, noDelay: true, localAddress })),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       maxSessionMemory: 64,
     });

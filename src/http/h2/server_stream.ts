@@ -1,6 +1,8 @@
 // One downstream HTTP/2 stream as a DownstreamStream. Event handlers are shared functions
 // that find their owner through a symbol on the node:http2 stream, so a request costs one
 // object here rather than a closure per event (design convention 6); see stream_events.ts.
+import type { Socket } from 'node:net';
+import { connectionInfo, type ConnectionInfo } from '../../listeners/connection_info';
 import * as http2 from 'node:http2';
 import { HeaderMap } from '../headers';
 import type { DownstreamStream, RequestBodySink, RequestHead, ResponseHead } from '../stream';
@@ -48,11 +50,14 @@ export class H2ServerStream implements DownstreamStream, H2StreamEvents {
   get remotePort(): number {
     return this.conn.socket.remotePort ?? 0;
   }
+  get connectionInfo(): ConnectionInfo | undefined {
+    return connectionInfo(this.conn.socket as Socket);
+  }
   get localAddress(): string {
-    return this.conn.socket.localAddress ?? '';
+    return this.connectionInfo?.localAddress ?? this.conn.socket.localAddress ?? '';
   }
   get localPort(): number {
-    return this.conn.socket.localPort ?? 0;
+    return this.connectionInfo?.localPort ?? this.conn.socket.localPort ?? 0;
   }
 
   sendHeaders(head: ResponseHead, endStream: boolean): void {

@@ -1,12 +1,14 @@
 // envoy.config.cluster.v3.Cluster (canonical form) → ClusterConfig.
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto
 import { ConfigIssues, join } from '../../config/issues';
-import type { ClusterConfig, DiscoveryType, LocalityEndpoints } from '../../config/types';
+import { isIP } from 'node:net';
+import type { ClusterConfig, DiscoveryType, LocalityEndpoints, OriginalDstClusterConfig } from '../../config/types';
 import { Canon, typeName } from '../proto/canonical';
+import { decodeSocketAddress } from './address';
 import { decodeAdsConfigSource } from './config_source';
 import { decodeClusterLoadAssignment } from './endpoint';
 import {
-  NOT_SUPPORTED, onlyFields, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
+  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from './fields';
 
 const CLUSTER_FIELDS = [
@@ -14,10 +16,11 @@ const CLUSTER_FIELDS = [
   'lb_policy', 'load_assignment', 'max_requests_per_connection', 'common_http_protocol_options',
   'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
   'dns_lookup_family', 'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata',
+  'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config',
 ];
 
 const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
-const IMPLEMENTED_LB: readonly string[] = ['ROUND_ROBIN'];
+const IMPLEMENTED_LB: readonly string[] = ['ROUND_ROBIN', 'CLUSTER_PROVIDED'];
 const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'] as const;
 const DNS_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -43,7 +46,10 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   // rather than silently balance differently (load balancing and interception issues).
   if (!IMPLEMENTED_LB.includes(lbPolicy)) issues.add(join(path, 'lb_policy'), `${lbPolicy} is ${NOT_SUPPORTED} yet (implemented: ${IMPLEMENTED_LB.join(', ')})`);
   for (const f of ['ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config']) rejectFieldYet(canon, f, path, issues);
-  if (type === 'ORIGINAL_DST') issues.add(join(path, 'type'), `${type} is ${NOT_SUPPORTED} yet`);
+  if (type !== 'ORIGINAL_DST') {
+    rejectField(canon, 'original_dst_lb_config', path, issues, 'only valid for type ORIGINAL_DST');
+    rejectField(canon, 'cleanup_interval', path, issues, 'only valid for type ORIGINAL_DST');
+  }
   const localities = decodeLoadAssignment(canon, type, path, issues);
   if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
   const edsServiceName = type === 'EDS' ? decodeEdsClusterConfig(canon, name, path, issues) : undefined;
@@ -60,8 +66,43 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     dnsLookupFamily: readEnum(canon, 'dns_lookup_family', path, issues, 'AUTO', DNS_FAMILIES),
     ...proto,
     perConnectionBufferLimitBytes: readNumber(canon, 'per_connection_buffer_limit_bytes', 1048576),
+    ...(type === 'ORIGINAL_DST' ? { originalDst: decodeOriginalDstLbConfig(canon, path, issues) } : {}),
+    ...decodeBindConfig(readMessage(canon, 'upstream_bind_config'), join(path, 'upstream_bind_config'), issues),
     raw: canon,
   };
+}
+
+/**
+ * ORIGINAL_DST: hosts come from each connection's original destination (or, with
+ * use_http_header, from the x-envoy-original-dst-host header) and are forgotten when unused
+ * for cleanup_interval (default 5 s).
+ */
+function decodeOriginalDstLbConfig(canon: Canon, path: string, issues: ConfigIssues): OriginalDstClusterConfig {
+  const c = readMessage(canon, 'original_dst_lb_config');
+  const p = join(path, 'original_dst_lb_config');
+  onlyFields(c, p, issues, ['use_http_header', 'http_header_name', 'upstream_port_override']);
+  const header = readString(c, 'http_header_name', '');
+  return {
+    cleanupIntervalMs: readDurationMs(canon, 'cleanup_interval', path, issues, 5000),
+    useHttpHeader: readBool(c, 'use_http_header', false),
+    httpHeaderName: (header || 'x-envoy-original-dst-host').toLowerCase(),
+    ...(readNumber(c, 'upstream_port_override') !== undefined ? { upstreamPortOverride: readNumber(c, 'upstream_port_override') } : {}),
+  };
+}
+
+/** upstream_bind_config: the source address of upstream connections (Istio binds inbound passthrough to 127.0.0.6). */
+function decodeBindConfig(bc: Canon | undefined, path: string, issues: ConfigIssues): { upstreamBind?: { address: string; port: number } } {
+  if (!bc) return {};
+  onlyFields(bc, path, issues, ['source_address', 'freebind']);
+  if (readBool(bc, 'freebind', false)) issues.add(join(path, 'freebind'), `true is ${NOT_SUPPORTED} yet`);
+  if (!requireField(bc, 'source_address', path, issues)) return {};
+  const sp = join(path, 'source_address');
+  const a = decodeSocketAddress(readMessage(bc, 'source_address') ?? {}, sp, issues);
+  if (isIP(a.address) === 0) {
+    issues.add(join(sp, 'address'), `must be an IP address, got ${JSON.stringify(a.address)}`);
+    return {};
+  }
+  return { upstreamBind: { address: a.address, port: a.port } };
 }
 
 /**

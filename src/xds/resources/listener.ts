@@ -12,7 +12,7 @@ import {
 const LISTENER_FIELDS = [
   'name', 'address', 'stat_prefix', 'filter_chains', 'default_filter_chain', 'use_original_dst',
   'per_connection_buffer_limit_bytes', 'metadata', 'listener_filters', 'listener_filters_timeout',
-  'continue_on_listener_filters_timeout', 'transparent', 'traffic_direction',
+  'continue_on_listener_filters_timeout', 'transparent', 'traffic_direction', 'bind_to_port',
 ];
 
 const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
@@ -33,15 +33,12 @@ export function decodeListener(canon: Canon, path: string, issues: ConfigIssues)
   if (!filterChains.length && !defaultFilterChain) issues.add(join(path, 'filter_chains'), 'no filter chains specified');
   checkDuplicateMatches(filterChains, join(path, 'filter_chains'), issues);
 
-  // The listener filters, original-destination handoff and TPROXY come with the
-  // interception issue: name them and reject them until the runtime acts on them.
-  if (readList(canon, 'listener_filters').length > 0) issues.add(join(path, 'listener_filters'), `${NOT_SUPPORTED} yet`);
-  if (canon.use_original_dst === true) issues.add(join(path, 'use_original_dst'), `true is ${NOT_SUPPORTED} yet`);
   if (canon.transparent === true) issues.add(join(path, 'transparent'), `true is ${NOT_SUPPORTED} yet`);
   const listenerFilters: NetworkFilterConfig[] = [];
   readList(canon, 'listener_filters').forEach((lf: Canon, i: number) => {
     const p = join(join(path, 'listener_filters'), i);
     onlyFields(lf, p, issues, ['name', 'typed_config']);
+    requireField(lf, 'name', p, issues);
     const e = decodeFilterEntry('listener', readString(lf, 'name', ''), readMessage(lf, 'typed_config'), join(p, 'typed_config'), issues);
     if (e) listenerFilters.push(e);
   });
@@ -57,6 +54,9 @@ export function decodeListener(canon: Canon, path: string, issues: ConfigIssues)
     continueOnListenerFiltersTimeout: readBool(canon, 'continue_on_listener_filters_timeout', false),
     useOriginalDst: readBool(canon, 'use_original_dst', false),
     transparent: readBool(canon, 'transparent', false),
+    // Envoy: a listener with bind_to_port false only receives connections handed off by a
+    // use_original_dst listener (Istio's per-service outbound listeners).
+    bindToPort: readBool(canon, 'bind_to_port', true),
     perConnectionBufferLimitBytes: readNumber(canon, 'per_connection_buffer_limit_bytes', 1048576),
     raw: canon,
   };

@@ -2,6 +2,7 @@
 // selection, local replies, and the upstream exchange. A single object per request
 // implements every callback interface involved (body sink, upstream sink, pool client),
 // so the request path allocates one stream object rather than a closure per event.
+import type { OriginalDstHosts } from '../../../upstream/original_dst';
 import { randomUUID } from 'node:crypto';
 import type { HeaderMap } from '../../../http/headers';
 import { HeaderMap as Headers } from '../../../http/headers';
@@ -241,7 +242,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   private pickAndConnect(): void {
     const cluster = this.cluster!;
-    const host = cluster.pick(null);
+    const host = cluster.originalDst === null ? cluster.pick(null) : this.originalDstHost(cluster.originalDst);
     if (host === null) {
       cluster.stats.upstream_cx_none_healthy.inc();
       return this.localReply('no_healthy_upstream');
@@ -257,6 +258,20 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     const p = proto === 'http2' || (proto === 'downstream' && this.head.protocol === 'HTTP/2') ? 'http2' : 'http1';
     this.upstreamStart = Date.now();
     this.poolReq = cluster.pool(host, p).newStream(this, this);
+  }
+
+  /**
+   * ORIGINAL_DST: the host the client was going to — the x-envoy-original-dst-host header
+   * when use_http_header allows it, else the connection's restored original destination.
+   * None when neither is there (Envoy then has no host either: 503 UH).
+   */
+  private originalDstHost(od: OriginalDstHosts): Host | null {
+    if (od.config.useHttpHeader) {
+      const v = this.head.headers.get(od.config.httpHeaderName);
+      if (v !== undefined) return od.hostFromHeader(v.trim());
+    }
+    const info = this.ds.connectionInfo;
+    return info !== undefined && info.localRestored ? od.host(info.localAddress, info.localPort) : null;
   }
 
   // ---- PoolClient

@@ -3,6 +3,8 @@
 // allowHalfOpen, design convention 11) and `pipe` gives backpressure both ways: a slow
 // reader on one side pauses the other side's socket instead of buffering without bound.
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/network_filters/tcp_proxy_filter
+import { connectionInfo } from '../../../listeners/connection_info';
+import type { OriginalDstHosts } from '../../../upstream/original_dst';
 import { connect, type Socket } from 'node:net';
 import { log } from '../../../log';
 import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
@@ -109,10 +111,17 @@ class TcpSession {
     down.on('close', () => this.close());
   }
 
+  /** ORIGINAL_DST: where the client was going (its restored original destination), or none. */
+  private originalDstHost(od: OriginalDstHosts): Host | null {
+    const info = connectionInfo(this.down);
+    return info !== undefined && info.localRestored ? od.host(info.localAddress, info.localPort) : null;
+  }
+
   connect(): void {
     if (this.closed) return;
     this.attempts++;
-    const host = this.cluster.pick(null);
+    const od = this.cluster.originalDst;
+    const host = od === null ? this.cluster.pick(null) : this.originalDstHost(od);
     const cs = this.cluster.stats;
     if (host === null) {
       cs.upstream_cx_none_healthy.inc();
@@ -124,7 +133,7 @@ class TcpSession {
     cs.upstream_cx_active.inc();
     host.stats.cx_total++;
     host.stats.cx_active++;
-    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true });
+    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: this.cluster.config.upstreamBind?.address });
     this.up = up;
     const timeout = this.cluster.config.connectTimeoutMs;
     const timer = timeout > 0 ? setTimeout(() => up.destroy(new Error('connect timeout')), timeout) : null;
