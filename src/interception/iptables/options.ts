@@ -207,8 +207,9 @@ export function parseInitArgs(argv: string[]): InitOptions | 'help' {
     return values[long] === true || (f.aliases ?? []).some((a) => values[a] === true);
   };
 
-  const mode = get('istio-inbound-interception-mode').toUpperCase();
-  if (mode !== 'REDIRECT' && mode !== 'TPROXY') throw new InitError(`--istio-inbound-interception-mode: "${mode}" must be REDIRECT or TPROXY`, 2);
+  const modeArg = get('istio-inbound-interception-mode');
+  const mode = modeArg.toUpperCase();
+  if (mode !== 'REDIRECT' && mode !== 'TPROXY') throw new InitError(`--istio-inbound-interception-mode: "${modeArg}" must be REDIRECT or TPROXY`, 2);
   const backend = get('iptables-backend');
   if (backend !== 'auto' && backend !== 'nft' && backend !== 'legacy') throw new InitError(`--iptables-backend: "${backend}" must be auto, nft or legacy`, 2);
   const inb = get('istio-inbound-ports');

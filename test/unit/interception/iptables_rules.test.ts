@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseSave } from '../../../src/interception/iptables/apply';
-import { InitError, parseInitArgs, type InitOptions } from '../../../src/interception/iptables/options';
+import { InitError, initHelp, parseInitArgs, type InitOptions } from '../../../src/interception/iptables/options';
 import { buildFamily, ipChanges, renderDryRun, renderRestore, ruleText } from '../../../src/interception/iptables/rules';
 
 const GOLDEN_DIR = path.join(__dirname, '..', '..', 'fixtures', 'init');
@@ -179,10 +179,19 @@ describe('flags', () => {
     assert.equal(parseInitArgs(['--help']), 'help');
   });
 
+  it('--help lists every flag with its short letter', () => {
+    const help = initHelp();
+    for (const f of ['-p, --proxy-port', '-z, --inbound-capture-port', '-u, --proxy-uid', '-g, --proxy-gid', '-m, --istio-inbound-interception-mode',
+      '-i, --istio-service-cidr', '-x, --istio-service-exclude-cidr', '-b, --istio-inbound-ports', '-d, --istio-local-exclude-ports',
+      '-q, --istio-outbound-ports', '-o, --istio-local-outbound-ports-exclude', '--exclude-interfaces', '-n, --dry-run', '--cleanup']) {
+      assert.ok(help.includes(f), `--help lacks ${f}`);
+    }
+  });
+
   it('bad values are one-line errors naming the flag', () => {
     bad(['-p', '70000'], /--proxy-port: "70000" is not a port/);
     bad(['-z', 'abc'], /--inbound-capture-port/);
-    bad(['-m', 'MAGIC'], /must be REDIRECT or TPROXY/);
+    bad(['-m', 'magic'], /"magic" must be REDIRECT or TPROXY/);
     bad(['-x', '*'], /--istio-service-exclude-cidr: '\*' is not allowed/);
     bad(['-x', '10.0.0.0/33'], /bad prefix length/);
     bad(['-i', 'example.com'], /is not a CIDR/);
