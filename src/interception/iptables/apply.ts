@@ -13,6 +13,7 @@
 // --cleanup is the same script without the plan: only what init added is removed, and
 // unrelated rules stay.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { Tools } from './backend';
 import { InitError, type InitOptions } from './options';
 import { BUILTIN_CHAINS, OWN_CHAINS, TABLES, buildFamily, ipChanges, ruleText, type Family, type FamilyPlan, type Table } from './rules';
@@ -113,10 +114,16 @@ export interface Scripts {
   6: string;
 }
 
+/** IPv6 compiled out of the kernel (ipv6.disable=1): there is nothing to capture there. */
+function ipv6Off(): boolean {
+  return !fs.existsSync('/proc/sys/net/ipv6');
+}
+
 /** Computes both families' scripts (reads state, changes nothing). */
 export function planScripts(o: InitOptions, tools: Tools, cleanup: boolean): Scripts {
-  const out = {} as Scripts;
+  const out: Scripts = { 4: '', 6: '' };
   for (const f of [4, 6] as const) {
+    if (f === 6 && ipv6Off()) continue;
     const plan = buildFamily(o, f);
     out[f] = familyScript(tools, f, plan, cleanup ? undefined : plan);
   }
@@ -138,7 +145,7 @@ export function applyInit(o: InitOptions, tools: Tools): void {
   restore(tools, 4, scripts[4]);
   restore(tools, 6, scripts[6]);
   for (const c of ipChanges(o)) {
-    if (c.add[0] === '-6' && !lo6Enabled(tools)) continue; // IPv6 is off in this pod
+    if (c.add[0] === '-6' && (ipv6Off() || !lo6Enabled(tools))) continue; // IPv6 is off in this pod
     if (ipPresent(tools, c.show) !== undefined) continue;
     const r = run(tools.ip, c.add);
     if (r.status !== 0) throw new InitError(`ip ${c.add.join(' ')} failed: ${firstLine(r.stderr)}`);
@@ -151,6 +158,7 @@ export function cleanupInit(o: InitOptions, tools: Tools): void {
   restore(tools, 4, scripts[4]);
   restore(tools, 6, scripts[6]);
   for (const c of ipChanges(o).reverse()) {
+    if (c.add[0] === '-6' && ipv6Off()) continue;
     // Bounded: an ip rule added several times is listed (and deleted) once per copy.
     for (let i = 0; i < 16; i++) {
       const shown = ipPresent(tools, c.show);
