@@ -9,6 +9,8 @@ Usage:
   switchyard proxy -c FILE [options]     run the proxy from an Envoy v3 bootstrap (YAML or JSON)
   switchyard validate -c FILE            check a bootstrap; exit 0, or non-zero listing every problem
   switchyard demo                        start the demo mesh on this machine (what \`npm start\` runs)
+  switchyard init [flags]                write the pod's iptables interception rules, as Istio's
+                                         istio-iptables does (see switchyard init --help)
   switchyard control-plane -c MESH [--address HOST:PORT] [--status-address HOST:PORT]
                                          serve a YAML mesh over ADS (SotW and Delta xDS), reloading
                                          it on change; GET /status on the status address
@@ -28,6 +30,11 @@ Options for control-plane:
 `;
 
 export function main(argv: string[]): void {
+  // `init` has its own flags (istio-iptables'): hand it the rest of the arguments.
+  if (argv[0] === 'init') {
+    process.exitCode = require('./interception/iptables/command').runInit(argv.slice(1));
+    return;
+  }
   let parsed;
   try {
     parsed = parseArgs({
