@@ -75,7 +75,7 @@ describe('transparent sockets with TPROXY (pods A — B — C)', { skip }, () =>
     a.exec('ip', ['-6', 'route', 'add', 'fd00:201::/64', 'via', b.ip6]);
     c.exec('ip', ['route', 'add', 'default', 'via', '10.201.0.1']);
     c.exec('ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:201::1']);
-    assert.equal(b.exec('sysctl', ['-n', 'net.ipv4.ip_forward']).stdout.trim(), '0', 'B must not forward');
+    assert.equal(b.exec('cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '0', 'B must not forward');
     tproxyRules(b);
     [client, sidecar, server] = await Promise.all([Agent.start(a), Agent.start(b), Agent.start(c)]);
     await sidecar.ok({ op: 'listen', name: 'info4', host: '0.0.0.0', port: 15006, how: 'fd', serve: 'info' });
