@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use (real clients: curl, nghttp, openssl, grpcio;
-# iptables/nftables/iproute2 for the network-namespace tests). Idempotent: prints nothing
+# iptables/nftables/iproute2 for the network-namespace tests; g++, make and python3 for
+# node-gyp, which `npm ci` runs to build the interception addon in src/interception/native). Idempotent: prints nothing
 # and changes nothing when everything is already installed.
 set -euo pipefail
 
-PACKAGES=(curl nghttp2-client openssl iptables iproute2 nftables python3-grpcio python3-prometheus-client ca-certificates)
+PACKAGES=(curl nghttp2-client openssl iptables iproute2 nftables python3-grpcio python3-prometheus-client ca-certificates g++ make python3)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: dpkg-query not found: this script installs Debian packages (${PACKAGES[*]}); install their equivalents by hand" >&2

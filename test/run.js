@@ -4,7 +4,7 @@
 //
 // Node 20 neither expands quoted globs nor finds .ts files by itself, so the test files are
 // listed here explicitly (a run that finds no files would count as "no tests", not a pass).
-// It builds first (tsc) so that the integration tests run the real compiled CLI, then runs
+// It builds first (tsc, and the native addon when it is missing) so that the integration tests run the real compiled CLI, then runs
 // `node --import tsx --test --test-concurrency=1 FILES` with inherited stdio: integration
 // tests use ports and CPU, so the files run one after another.
 //
@@ -45,8 +45,19 @@ function selectFiles(args) {
   return files;
 }
 
+const ADDON = path.join(ROOT, 'src/interception/native/build/Release/switchyard_interception.node');
+
 function build() {
   if (process.env.SWITCHYARD_TEST_NO_BUILD === '1') return 0;
+  // `npm ci` builds the interception addon (prepare); build it here only when it is missing.
+  if (!fs.existsSync(ADDON)) {
+    console.log('# building the interception addon: npm run build:native');
+    const n = spawnSync('npm', ['run', 'build:native'], { cwd: ROOT, stdio: 'inherit' });
+    if (n.status !== 0) {
+      console.error(`# native build FAILED (exit ${n.status ?? n.signal})`);
+      return n.status || 1;
+    }
+  }
   const tsc = require.resolve('typescript/bin/tsc', { paths: [ROOT] });
   console.log('# building: tsc -p tsconfig.json');
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });

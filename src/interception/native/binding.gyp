@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "switchyard_interception",
+      "sources": ["interception.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "defines": ["_GNU_SOURCE"]
+    }
+  ]
+}
