@@ -7,6 +7,7 @@
 // are closed at the end of the drain time, as Envoy drains a replaced listener.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { FilterChainConfig, ListenerConfig } from '../config/types';
+import { listenTransparent } from '../interception/transparent';
 import { log } from '../log';
 import type { Counter, Gauge } from '../telemetry/stats';
 import { attachConnectionInfo, connectionInfoFromSocket, type ConnectionInfo } from './connection_info';
@@ -27,6 +28,7 @@ class Generation {
     this.listenerFilters = config.listenerFilters.length === 0 ? null : new ListenerFilterChain(config.listenerFilters, ctx.store, {
       timeoutMs: config.listenerFiltersTimeoutMs,
       continueOnTimeout: config.continueOnListenerFiltersTimeout,
+      transparent: config.transparent,
       ...preCx,
     });
     const build = (c: FilterChainConfig) => {
@@ -103,13 +105,18 @@ export class ActiveListener {
     const srv = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (s) => this.onConnection(s));
     this.server = srv;
     const { address, port } = this.config.address;
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen({ host: address, port, backlog: 1024 }, () => {
-        srv.off('error', reject);
-        resolve();
+    if (this.config.transparent) {
+      // TPROXY: IP_TRANSPARENT lets the socket accept connections to addresses it does not own.
+      await listenTransparent(srv, { host: address, port, backlog: 1024 });
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen({ host: address, port, backlog: 1024 }, () => {
+          srv.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
     srv.on('error', (e) => log.error('listener error', { listener: this.name, error: e.message }));
     const ad = srv.address();
     if (ad !== null && typeof ad === 'object') this.boundAddress = ad.family === 'IPv6' ? `[${ad.address}]:${ad.port}` : `${ad.address}:${ad.port}`;

@@ -22,12 +22,21 @@ interface ListenerFilter {
   process(s: Socket, info: ConnectionInfo, data: Buffer): Verdict;
 }
 
+/**
+ * A REDIRECTed connection's original destination comes from the kernel's NAT entry; on a
+ * transparent (TPROXY) listener the local address already is the original destination.
+ * Either way it counts as restored, which is what use_original_dst and ORIGINAL_DST
+ * clusters act on.
+ */
 class OriginalDstFilter implements ListenerFilter {
+  constructor(private readonly transparent: boolean) {}
   process(s: Socket, info: ConnectionInfo): Verdict {
     const d = originalDst(s);
     if (d !== null) {
       info.localAddress = d.address;
       info.localPort = d.port;
+      info.localRestored = true;
+    } else if (this.transparent) {
       info.localRestored = true;
     }
     return 'done';
@@ -109,10 +118,10 @@ class HttpInspectorFilter implements ListenerFilter {
   }
 }
 
-function build(f: NetworkFilterConfig, store: StatsStore): ListenerFilter {
+function build(f: NetworkFilterConfig, store: StatsStore, transparent: boolean): ListenerFilter {
   switch (f.typeUrl.slice(f.typeUrl.lastIndexOf('/') + 1)) {
     case ORIGINAL_DST_TYPE_URL.slice(ORIGINAL_DST_TYPE_URL.lastIndexOf('/') + 1):
-      return new OriginalDstFilter();
+      return new OriginalDstFilter(transparent);
     case ORIGINAL_SRC_TYPE_URL.slice(ORIGINAL_SRC_TYPE_URL.lastIndexOf('/') + 1):
       return new OriginalSrcFilter(f.config as OriginalSrcConfig);
     case TLS_INSPECTOR_TYPE_URL.slice(TLS_INSPECTOR_TYPE_URL.lastIndexOf('/') + 1):
@@ -128,6 +137,8 @@ const EMPTY = Buffer.alloc(0);
 export interface ListenerFilterOptions {
   timeoutMs: number;
   continueOnTimeout: boolean;
+  /** The listener is transparent (TPROXY): its local address is the original destination. */
+  transparent: boolean;
   /** downstream_pre_cx_timeout / downstream_pre_cx_active of the listener. */
   timeouts: Counter;
   active: Gauge;
@@ -142,7 +153,7 @@ export class ListenerFilterChain {
     store: StatsStore,
     private readonly opts: ListenerFilterOptions,
   ) {
-    this.filters = configs.map((c) => build(c, store));
+    this.filters = configs.map((c) => build(c, store, opts.transparent));
   }
 
   /**

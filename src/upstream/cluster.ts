@@ -10,7 +10,9 @@ import { H1Pool, type PoolSettings } from './h1_pool';
 import { HealthFlag, Host } from './host';
 import type { LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
 import { roundRobin } from './lb/round_robin';
+import { LazyInterval } from '../util/lazy_interval';
 import { OriginalDstHosts } from './original_dst';
+import { sourceKey, type UpstreamSource } from './source';
 import type { ConnectionPool } from './pool';
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -32,11 +34,16 @@ export function supportedLbPolicies(): string[] {
   return Object.keys(lbFactories);
 }
 
+/** How often pools made for one client address (original_src) are checked for disuse. */
+const SOURCE_POOL_SWEEP_MS = 30_000;
+
 export class Cluster {
   readonly stats: ClusterStats;
   hosts: Host[] = [];
   private lb: LoadBalancer;
   private readonly pools = new Map<string, ConnectionPool>();
+  private readonly sourcePools = new Map<string, ConnectionPool>();
+  private readonly sourcePoolSweep = new LazyInterval(SOURCE_POOL_SWEEP_MS, () => this.sweepSourcePools());
   private readonly settings: PoolSettings;
   private dnsTimer: NodeJS.Timeout | null = null;
   /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
@@ -57,7 +64,7 @@ export class Cluster {
       maxRequestsPerConnection: config.maxRequestsPerConnection,
       maxConnections: 1024,
       maxPending: 1024,
-      ...(config.upstreamBind ? { sourceAddress: config.upstreamBind.address } : {}),
+      ...(config.upstreamBind ? { source: { address: config.upstreamBind.address, port: config.upstreamBind.port, transparent: false } } : {}),
     };
     this.lb = this.factory().build([], config.lbConfig);
     if (config.type === 'ORIGINAL_DST') {
@@ -131,6 +138,37 @@ export class Cluster {
     return this.lb.pick(ctx);
   }
 
+  /** upstream_bind_config's source for upstream connections (undefined: the kernel picks). */
+  get source(): UpstreamSource | undefined {
+    return this.settings.source;
+  }
+
+  /**
+   * A pool whose connections come from `source` (original_src: the downstream client's
+   * address), shared only by requests from that client. Unused ones are drained by a sweep.
+   */
+  sourcePool(host: Host, protocol: UpstreamProtocol, source: UpstreamSource): ConnectionPool {
+    const k = protocol + '|' + host.key + '|' + sourceKey(source);
+    let p = this.sourcePools.get(k);
+    if (p === undefined) {
+      const f = poolFactories[protocol];
+      if (f === undefined) throw new Error(`no ${protocol} connection pool available`);
+      p = f(host, { ...this.settings, source }, this.stats);
+      this.sourcePools.set(k, p);
+      this.sourcePoolSweep.ensure();
+    }
+    return p;
+  }
+
+  private sweepSourcePools(): boolean {
+    for (const [k, p] of this.sourcePools) {
+      if (p.activeStreams > 0) continue;
+      p.drain();
+      this.sourcePools.delete(k);
+    }
+    return this.sourcePools.size > 0;
+  }
+
   pool(host: Host, protocol: UpstreamProtocol): ConnectionPool {
     // The host caches its pools so the request path does no key building or map lookup.
     const cached = protocol === 'http1' ? host.h1Pool : host.h2Pool;
@@ -178,15 +216,20 @@ export class Cluster {
   drain(): void {
     this.closed = true;
     this.originalDst?.close();
+    this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     for (const p of this.pools.values()) p.drain();
+    for (const p of this.sourcePools.values()) p.drain();
   }
 
   destroy(): void {
     this.closed = true;
     this.originalDst?.close();
+    this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     for (const p of this.pools.values()) p.destroy();
+    for (const p of this.sourcePools.values()) p.destroy();
     this.pools.clear();
+    this.sourcePools.clear();
   }
 }

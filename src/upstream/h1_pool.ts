@@ -1,5 +1,6 @@
 // HTTP/1.1 connection pool for one upstream host: idle keep-alive connections are reused
 // LIFO (the warmest first); requests wait in FIFO order for a connection when none is idle.
+import type { UpstreamSource } from './source';
 import type { UpstreamResponseSink } from '../http/stream';
 import { H1ClientConnection, type H1ClientOwner } from '../http/h1/client';
 import { IdleSweeper } from '../util/idle_sweeper';
@@ -16,8 +17,8 @@ export interface PoolSettings {
   maxConnections: number;
   /** Circuit breaker max_pending_requests (default 1024). */
   maxPending: number;
-  /** upstream_bind_config.source_address. */
-  sourceAddress?: string;
+  /** upstream_bind_config.source_address, or the client's address with original_src. */
+  source?: UpstreamSource;
 }
 
 export class H1Pool implements ConnectionPool, H1ClientOwner {
@@ -58,7 +59,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   }
 
   private open(): void {
-    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.sourceAddress);
+    const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.source);
     this.all.add(c);
     this.idleSweeper.add(c);
     this.connecting++;

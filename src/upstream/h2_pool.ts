@@ -60,7 +60,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
   }
 
   private open(): void {
-    const s = new H2ClientSession(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs, this.settings.sourceAddress);
+    const s = new H2ClientSession(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs, this.settings.source);
     this.sessions.add(s);
     this.stats.upstream_cx_total.inc();
     this.stats.upstream_cx_http2_total.inc();

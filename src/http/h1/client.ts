@@ -1,7 +1,8 @@
 // Upstream HTTP/1.1 codec: one connection, one request at a time (no upstream
 // pipelining, as Envoy). The connection object is itself the UpstreamStream while a
 // request is on it; the pool hands it back out once the response is complete.
-import { connect, type Socket } from 'node:net';
+import { openUpstreamSocket, type UpstreamSource } from '../../upstream/source';
+import type { Socket } from 'node:net';
 import { HeaderMap } from '../headers';
 import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../stream';
 import type { IdleTracked } from '../../util/idle_sweeper';
@@ -59,9 +60,9 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     readonly port: number,
     connectTimeoutMs: number,
     private readonly owner: H1ClientOwner,
-    localAddress?: string,
+    source?: UpstreamSource,
   ) {
-    const s = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, localAddress });
+    const s = openUpstreamSocket(ip, port, source, true);
     this.socket = s;
     s.on('connect', () => this.onConnect());
     s.on('data', (d: Buffer) => this.onData(d));

@@ -1,8 +1,9 @@
 // Upstream HTTP/2 codec: one node:http2 client session to one host, carrying many
 // streams. The pool (src/upstream/h2_pool.ts) decides which session a request goes to;
 // this module turns the session and its streams into the codec-neutral interfaces.
+import { openUpstreamSocket, type UpstreamSource } from '../../upstream/source';
 import * as http2 from 'node:http2';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { UpstreamResponseSink } from '../stream';
 import { H2UpstreamStream } from './client_stream';
 
@@ -44,11 +45,11 @@ export class H2ClientSession {
     connectTimeoutMs: number,
     private readonly owner: H2ClientOwner,
     private readonly idleTimeoutMs: number,
-    localAddress?: string,
+    source?: UpstreamSource,
   ) {
     const authority = ip.includes(':') ? `http://[${ip}]:${port}` : `http://${ip}:${port}`;
     const s = http2.connect(authority, {
-      createConnection: () => (this.socket = connect({ host: ip, port, noDelay: true, localAddress })),
+      createConnection: () => (this.socket = openUpstreamSocket(ip, port, source, false)),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       maxSessionMemory: 64,
     });

@@ -33,7 +33,6 @@ export function decodeListener(canon: Canon, path: string, issues: ConfigIssues)
   if (!filterChains.length && !defaultFilterChain) issues.add(join(path, 'filter_chains'), 'no filter chains specified');
   checkDuplicateMatches(filterChains, join(path, 'filter_chains'), issues);
 
-  if (canon.transparent === true) issues.add(join(path, 'transparent'), `true is ${NOT_SUPPORTED} yet`);
   const listenerFilters: NetworkFilterConfig[] = [];
   readList(canon, 'listener_filters').forEach((lf: Canon, i: number) => {
     const p = join(join(path, 'listener_filters'), i);

@@ -3,6 +3,7 @@
 // implements every callback interface involved (body sink, upstream sink, pool client),
 // so the request path allocates one stream object rather than a closure per event.
 import type { OriginalDstHosts } from '../../../upstream/original_dst';
+import { originalSource } from '../../../upstream/source';
 import { randomUUID } from 'node:crypto';
 import type { HeaderMap } from '../../../http/headers';
 import { HeaderMap as Headers } from '../../../http/headers';
@@ -257,7 +258,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     const proto = cluster.config.upstreamProtocol;
     const p = proto === 'http2' || (proto === 'downstream' && this.head.protocol === 'HTTP/2') ? 'http2' : 'http1';
     this.upstreamStart = Date.now();
-    this.poolReq = cluster.pool(host, p).newStream(this, this);
+    const src = originalSource(this.ds.connectionInfo);
+    this.poolReq = (src === undefined ? cluster.pool(host, p) : cluster.sourcePool(host, p, src)).newStream(this, this);
   }
 
   /**

@@ -4,8 +4,9 @@
 // reader on one side pauses the other side's socket instead of buffering without bound.
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/network_filters/tcp_proxy_filter
 import { connectionInfo } from '../../../listeners/connection_info';
+import { openUpstreamSocket, originalSource } from '../../../upstream/source';
 import type { OriginalDstHosts } from '../../../upstream/original_dst';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { log } from '../../../log';
 import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
 import type { Cluster } from '../../../upstream/cluster';
@@ -117,6 +118,12 @@ class TcpSession {
     return info !== undefined && info.localRestored ? od.host(info.localAddress, info.localPort) : null;
   }
 
+  /** The upstream socket: from the client's own address with original_src, else as the cluster's bind config says. */
+  private openUpstream(host: Host): Socket {
+    const source = originalSource(connectionInfo(this.down)) ?? this.cluster.source;
+    return openUpstreamSocket(host.ip, host.port, source, true);
+  }
+
   connect(): void {
     if (this.closed) return;
     this.attempts++;
@@ -133,7 +140,7 @@ class TcpSession {
     cs.upstream_cx_active.inc();
     host.stats.cx_total++;
     host.stats.cx_active++;
-    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: this.cluster.config.upstreamBind?.address });
+    const up = this.openUpstream(host);
     this.up = up;
     const timeout = this.cluster.config.connectTimeoutMs;
     const timer = timeout > 0 ? setTimeout(() => up.destroy(new Error('connect timeout')), timeout) : null;
