@@ -1,0 +1,157 @@
+// xxHash64 (https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md), the hash Envoy
+// uses for ring hash and Maglev placement (HashUtil::xxHash64, seed 0) and for every hash
+// policy. Written over two 32-bit halves so that a hash costs no BigInt and no allocation:
+// the result is left in `h64.hi` / `h64.lo` (unsigned 32-bit numbers) for the caller to read.
+// Strings are hashed as their UTF-8 bytes, as Envoy hashes a std::string.
+
+/** The last result: high and low 32 bits, each in [0, 2^32). */
+export const h64 = { hi: 0, lo: 0 };
+
+// Primes of the spec, as [high, low] halves.
+const P1H = 0x9e3779b1, P1L = 0x85ebca87;
+const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f;
+const P3H = 0x165667b1, P3L = 0x9e3779f9;
+const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
+const P5H = 0x27d4eb2f, P5L = 0x165667c5;
+
+// Scratch register for the 64-bit helpers below.
+let rh = 0;
+let rl = 0;
+
+/** (ah:al * bh:bl) mod 2^64 into rh:rl. 16-bit limbs keep every partial product exact in a double. */
+function mul(ah: number, al: number, bh: number, bl: number): void {
+  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
+  const p1 = a1 * b0 + a0 * b1; // < 2^33
+  const t = a0 * b0 + (p1 % 65536) * 65536; // < 2^33
+  const lo = t >>> 0;
+  const hiOfLow = a1 * b1 + Math.floor(p1 / 65536) + (t - lo) / 4294967296;
+  rh = (hiOfLow + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
+  rl = lo;
+}
+
+function add(ah: number, al: number, bh: number, bl: number): void {
+  const lo = al + bl;
+  rl = lo >>> 0;
+  rh = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+}
+
+/** Rotate left by r (0 < r < 32). */
+function rotl(h: number, l: number, r: number): void {
+  rh = ((h << r) | (l >>> (32 - r))) >>> 0;
+  rl = ((l << r) | (h >>> (32 - r))) >>> 0;
+}
+
+let buf = Buffer.allocUnsafe(256);
+
+function rd32(b: Uint8Array, i: number): number {
+  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
+}
+
+// acc = rotl(acc + input * P2, 31) * P1; input is (ih:il).
+function round(ah: number, al: number, ih: number, il: number): void {
+  mul(ih, il, P2H, P2L);
+  add(ah, al, rh, rl);
+  rotl(rh, rl, 31);
+  mul(rh, rl, P1H, P1L);
+}
+
+/**
+ * Hashes `len` bytes of `b` from 0 with a seed below 2^32 (Envoy uses 0 and, for Maglev's
+ * skip, 1). The result is in h64.
+ */
+export function xxh64Bytes(b: Uint8Array, len: number, seed = 0): void {
+  let i = 0;
+  let hh: number, hl: number;
+  if (len >= 32) {
+    // v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1
+    add(P1H, P1L, P2H, P2L); add(rh, rl, 0, seed);
+    let v1h = rh, v1l = rl;
+    add(P2H, P2L, 0, seed);
+    let v2h = rh, v2l = rl;
+    let v3h = 0, v3l = seed >>> 0;
+    // -P1 mod 2^64 = ~P1 + 1
+    add(~P1H >>> 0, ~P1L >>> 0, 0, 1); add(rh, rl, 0, seed);
+    let v4h = rh, v4l = rl;
+    const limit = len - 32;
+    while (i <= limit) {
+      round(v1h, v1l, rd32(b, i + 4), rd32(b, i)); v1h = rh; v1l = rl;
+      round(v2h, v2l, rd32(b, i + 12), rd32(b, i + 8)); v2h = rh; v2l = rl;
+      round(v3h, v3l, rd32(b, i + 20), rd32(b, i + 16)); v3h = rh; v3l = rl;
+      round(v4h, v4l, rd32(b, i + 28), rd32(b, i + 24)); v4h = rh; v4l = rl;
+      i += 32;
+    }
+    rotl(v1h, v1l, 1); hh = rh; hl = rl;
+    rotl(v2h, v2l, 7); add(hh, hl, rh, rl); hh = rh; hl = rl;
+    rotl(v3h, v3l, 12); add(hh, hl, rh, rl); hh = rh; hl = rl;
+    rotl(v4h, v4l, 18); add(hh, hl, rh, rl); hh = rh; hl = rl;
+    // merge rounds: h = (h ^ round(0, v)) * P1 + P4
+    const vs = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l];
+    for (let k = 0; k < 8; k += 2) {
+      round(0, 0, vs[k], vs[k + 1]);
+      mul((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, P1H, P1L);
+      add(rh, rl, P4H, P4L);
+      hh = rh; hl = rl;
+    }
+  } else {
+    add(P5H, P5L, 0, seed);
+    hh = rh; hl = rl;
+  }
+  add(hh, hl, 0, len);
+  hh = rh; hl = rl;
+  while (i + 8 <= len) {
+    round(0, 0, rd32(b, i + 4), rd32(b, i));
+    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 27);
+    mul(rh, rl, P1H, P1L);
+    add(rh, rl, P4H, P4L);
+    hh = rh; hl = rl;
+    i += 8;
+  }
+  if (i + 4 <= len) {
+    mul(0, rd32(b, i), P1H, P1L);
+    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 23);
+    mul(rh, rl, P2H, P2L);
+    add(rh, rl, P3H, P3L);
+    hh = rh; hl = rl;
+    i += 4;
+  }
+  while (i < len) {
+    mul(0, b[i], P5H, P5L);
+    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 11);
+    mul(rh, rl, P1H, P1L);
+    hh = rh; hl = rl;
+    i++;
+  }
+  // avalanche
+  hl = (hl ^ (hh >>> 1)) >>> 0; // h ^= h >> 33
+  mul(hh, hl, P2H, P2L);
+  hh = rh; hl = rl;
+  hl = (hl ^ ((hl >>> 29) | (hh << 3))) >>> 0; // h ^= h >> 29
+  hh = (hh ^ (hh >>> 29)) >>> 0;
+  mul(hh, hl, P3H, P3L);
+  h64.hi = rh;
+  h64.lo = (rl ^ rh) >>> 0; // h ^= h >> 32
+}
+
+/** Hashes a string's UTF-8 bytes; the result is in h64. No allocation for strings up to the scratch size. */
+export function xxh64String(s: string, seed = 0): void {
+  const need = s.length * 3;
+  if (need > buf.length) buf = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+  const n = buf.write(s, 0, 'utf8');
+  xxh64Bytes(buf, n, seed);
+}
+
+/** The same hash as a BigInt: for tests, logs and config time, never the request path. */
+export function xxh64(s: string | Uint8Array, seed = 0): bigint {
+  if (typeof s === 'string') xxh64String(s, seed);
+  else xxh64Bytes(s, s.length, seed);
+  return (BigInt(h64.hi) << 32n) | BigInt(h64.lo);
+}
+
+const HEX = '0123456789abcdef';
+/** Envoy's Hex::uint64ToHex: 16 lower-case hex digits, zero-padded. */
+export function hex16(hi: number, lo: number): string {
+  let s = '';
+  for (let k = 28; k >= 0; k -= 4) s += HEX[(hi >>> k) & 15];
+  for (let k = 28; k >= 0; k -= 4) s += HEX[(lo >>> k) & 15];
+  return s;
+}
