@@ -56,21 +56,24 @@ function round(ah: number, al: number, ih: number, il: number): void {
 }
 
 /**
- * Hashes `len` bytes of `b` from 0 with a seed below 2^32 (Envoy uses 0 and, for Maglev's
- * skip, 1). The result is in h64.
+ * Hashes `len` bytes of `b` from 0 with the 64-bit seed seedHi:seed (Envoy uses 0 and, for
+ * Maglev's skip, 1; a header with several values chains the previous hash as the seed).
+ * The result is in h64.
  */
-export function xxh64Bytes(b: Uint8Array, len: number, seed = 0): void {
+export function xxh64Bytes(b: Uint8Array, len: number, seed = 0, seedHi = 0): void {
+  seed >>>= 0;
+  seedHi >>>= 0;
   let i = 0;
   let hh: number, hl: number;
   if (len >= 32) {
     // v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1
-    add(P1H, P1L, P2H, P2L); add(rh, rl, 0, seed);
+    add(P1H, P1L, P2H, P2L); add(rh, rl, seedHi, seed);
     let v1h = rh, v1l = rl;
-    add(P2H, P2L, 0, seed);
+    add(P2H, P2L, seedHi, seed);
     let v2h = rh, v2l = rl;
-    let v3h = 0, v3l = seed >>> 0;
+    let v3h = seedHi, v3l = seed;
     // -P1 mod 2^64 = ~P1 + 1
-    add(~P1H >>> 0, ~P1L >>> 0, 0, 1); add(rh, rl, 0, seed);
+    add(~P1H >>> 0, ~P1L >>> 0, 0, 1); add(rh, rl, seedHi, seed);
     let v4h = rh, v4l = rl;
     const limit = len - 32;
     while (i <= limit) {
@@ -93,7 +96,7 @@ export function xxh64Bytes(b: Uint8Array, len: number, seed = 0): void {
       hh = rh; hl = rl;
     }
   } else {
-    add(P5H, P5L, 0, seed);
+    add(P5H, P5L, seedHi, seed);
     hh = rh; hl = rl;
   }
   add(hh, hl, 0, len);
@@ -133,17 +136,19 @@ export function xxh64Bytes(b: Uint8Array, len: number, seed = 0): void {
 }
 
 /** Hashes a string's UTF-8 bytes; the result is in h64. No allocation for strings up to the scratch size. */
-export function xxh64String(s: string, seed = 0): void {
+export function xxh64String(s: string, seed = 0, seedHi = 0): void {
   const need = s.length * 3;
   if (need > buf.length) buf = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
   const n = buf.write(s, 0, 'utf8');
-  xxh64Bytes(buf, n, seed);
+  xxh64Bytes(buf, n, seed, seedHi);
 }
 
 /** The same hash as a BigInt: for tests, logs and config time, never the request path. */
-export function xxh64(s: string | Uint8Array, seed = 0): bigint {
-  if (typeof s === 'string') xxh64String(s, seed);
-  else xxh64Bytes(s, s.length, seed);
+export function xxh64(s: string | Uint8Array, seed: number | bigint = 0): bigint {
+  const lo = Number(BigInt(seed) & 0xffffffffn);
+  const hi = Number((BigInt(seed) >> 32n) & 0xffffffffn);
+  if (typeof s === 'string') xxh64String(s, lo, hi);
+  else xxh64Bytes(s, s.length, lo, hi);
   return (BigInt(h64.hi) << 32n) | BigInt(h64.lo);
 }
 
