@@ -179,10 +179,9 @@ function decodeLocalityLbConfig(m: Canon | undefined, path: string, issues: Conf
   if (m.locality_weighted_lb_config !== undefined) out.localityWeighted = true;
 }
 
-function balanceFactor(m: Canon, path: string, issues: ConfigIssues, dflt: number): number {
-  const v = readNumber(m, 'hash_balance_factor', dflt);
-  if (m.hash_balance_factor !== undefined && v < 100) issues.add(join(path, 'hash_balance_factor'), 'must be at least 100');
-  return v;
+/** hash_balance_factor (its >= 100 rule is the proto's, checked by the proto decoder). */
+function balanceFactor(m: Canon, _path: string, _issues: ConfigIssues, dflt: number): number {
+  return readNumber(m, 'hash_balance_factor', dflt);
 }
 
 function decodeConsistentHashing(m: Canon | undefined, path: string, issues: ConfigIssues, out: LbConfig): void {
