@@ -14,31 +14,47 @@ const P3H = 0x165667b1, P3L = 0x9e3779f9;
 const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
 const P5H = 0x27d4eb2f, P5L = 0x165667c5;
 
-// Scratch register for the 64-bit helpers below.
-let rh = 0;
-let rl = 0;
+// Scratch register for the 64-bit helpers below: R[0] high, R[1] low. A typed array, because
+// a uint32 above 2^31 stored in a module variable is boxed (a heap number per write).
+const R = new Uint32Array(2);
 
-/** (ah:al * bh:bl) mod 2^64 into rh:rl. 16-bit limbs keep every partial product exact in a double. */
+/** (ah:al * bh:bl) mod 2^64 into R, in 16-bit limbs so every step stays an exact small integer. */
 function mul(ah: number, al: number, bh: number, bl: number): void {
-  const a0 = al & 0xffff, a1 = al >>> 16, b0 = bl & 0xffff, b1 = bl >>> 16;
-  const p1 = a1 * b0 + a0 * b1; // < 2^33
-  const t = a0 * b0 + (p1 % 65536) * 65536; // < 2^33
-  const lo = t >>> 0;
-  const hiOfLow = a1 * b1 + Math.floor(p1 / 65536) + (t - lo) / 4294967296;
-  rh = (hiOfLow + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
-  rl = lo;
+  const a0 = al & 0xffff, a1 = al >>> 16, a2 = ah & 0xffff, a3 = ah >>> 16;
+  const b0 = bl & 0xffff, b1 = bl >>> 16, b2 = bh & 0xffff, b3 = bh >>> 16;
+  let c0 = a0 * b0;
+  let c1 = c0 >>> 16;
+  c0 &= 0xffff;
+  c1 += a1 * b0;
+  let c2 = c1 >>> 16;
+  c1 &= 0xffff;
+  c1 += a0 * b1;
+  c2 += c1 >>> 16;
+  c1 &= 0xffff;
+  c2 += a2 * b0;
+  let c3 = c2 >>> 16;
+  c2 &= 0xffff;
+  c2 += a1 * b1;
+  c3 += c2 >>> 16;
+  c2 &= 0xffff;
+  c2 += a0 * b2;
+  c3 += c2 >>> 16;
+  c2 &= 0xffff;
+  c3 = (c3 + Math.imul(a3, b0) + Math.imul(a2, b1) + Math.imul(a1, b2) + Math.imul(a0, b3)) & 0xffff;
+  R[0] = (c3 << 16) | c2;
+  R[1] = (c1 << 16) | c0;
 }
 
 function add(ah: number, al: number, bh: number, bl: number): void {
   const lo = al + bl;
-  rl = lo >>> 0;
-  rh = (ah + bh + (lo > 0xffffffff ? 1 : 0)) >>> 0;
+  R[1] = lo;
+  R[0] = ah + bh + (lo > 0xffffffff ? 1 : 0);
 }
 
 /** Rotate left by r (0 < r < 32). */
 function rotl(h: number, l: number, r: number): void {
-  rh = ((h << r) | (l >>> (32 - r))) >>> 0;
-  rl = ((l << r) | (h >>> (32 - r))) >>> 0;
+  R[0] = (h << r) | (l >>> (32 - r));
+  R[1] = (l << r) | (h >>> (32 - r));
 }
 
 let buf = Buffer.allocUnsafe(256);
@@ -50,9 +66,9 @@ function rd32(b: Uint8Array, i: number): number {
 // acc = rotl(acc + input * P2, 31) * P1; input is (ih:il).
 function round(ah: number, al: number, ih: number, il: number): void {
   mul(ih, il, P2H, P2L);
-  add(ah, al, rh, rl);
-  rotl(rh, rl, 31);
-  mul(rh, rl, P1H, P1L);
+  add(ah, al, R[0], R[1]);
+  rotl(R[0], R[1], 31);
+  mul(R[0], R[1], P1H, P1L);
 }
 
 /**
@@ -67,72 +83,73 @@ export function xxh64Bytes(b: Uint8Array, len: number, seed = 0, seedHi = 0): vo
   let hh: number, hl: number;
   if (len >= 32) {
     // v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1
-    add(P1H, P1L, P2H, P2L); add(rh, rl, seedHi, seed);
-    let v1h = rh, v1l = rl;
+    add(P1H, P1L, P2H, P2L); add(R[0], R[1], seedHi, seed);
+    let v1h = R[0], v1l = R[1];
     add(P2H, P2L, seedHi, seed);
-    let v2h = rh, v2l = rl;
+    let v2h = R[0], v2l = R[1];
     let v3h = seedHi, v3l = seed;
     // -P1 mod 2^64 = ~P1 + 1
-    add(~P1H >>> 0, ~P1L >>> 0, 0, 1); add(rh, rl, seedHi, seed);
-    let v4h = rh, v4l = rl;
+    add(~P1H >>> 0, ~P1L >>> 0, 0, 1); add(R[0], R[1], seedHi, seed);
+    let v4h = R[0], v4l = R[1];
     const limit = len - 32;
     while (i <= limit) {
-      round(v1h, v1l, rd32(b, i + 4), rd32(b, i)); v1h = rh; v1l = rl;
-      round(v2h, v2l, rd32(b, i + 12), rd32(b, i + 8)); v2h = rh; v2l = rl;
-      round(v3h, v3l, rd32(b, i + 20), rd32(b, i + 16)); v3h = rh; v3l = rl;
-      round(v4h, v4l, rd32(b, i + 28), rd32(b, i + 24)); v4h = rh; v4l = rl;
+      round(v1h, v1l, rd32(b, i + 4), rd32(b, i)); v1h = R[0]; v1l = R[1];
+      round(v2h, v2l, rd32(b, i + 12), rd32(b, i + 8)); v2h = R[0]; v2l = R[1];
+      round(v3h, v3l, rd32(b, i + 20), rd32(b, i + 16)); v3h = R[0]; v3l = R[1];
+      round(v4h, v4l, rd32(b, i + 28), rd32(b, i + 24)); v4h = R[0]; v4l = R[1];
       i += 32;
     }
-    rotl(v1h, v1l, 1); hh = rh; hl = rl;
-    rotl(v2h, v2l, 7); add(hh, hl, rh, rl); hh = rh; hl = rl;
-    rotl(v3h, v3l, 12); add(hh, hl, rh, rl); hh = rh; hl = rl;
-    rotl(v4h, v4l, 18); add(hh, hl, rh, rl); hh = rh; hl = rl;
+    rotl(v1h, v1l, 1); hh = R[0]; hl = R[1];
+    rotl(v2h, v2l, 7); add(hh, hl, R[0], R[1]); hh = R[0]; hl = R[1];
+    rotl(v3h, v3l, 12); add(hh, hl, R[0], R[1]); hh = R[0]; hl = R[1];
+    rotl(v4h, v4l, 18); add(hh, hl, R[0], R[1]); hh = R[0]; hl = R[1];
     // merge rounds: h = (h ^ round(0, v)) * P1 + P4
-    const vs = [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l];
-    for (let k = 0; k < 8; k += 2) {
-      round(0, 0, vs[k], vs[k + 1]);
-      mul((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, P1H, P1L);
-      add(rh, rl, P4H, P4L);
-      hh = rh; hl = rl;
+    for (let k = 0; k < 4; k++) {
+      const vh = k === 0 ? v1h : k === 1 ? v2h : k === 2 ? v3h : v4h;
+      const vl = k === 0 ? v1l : k === 1 ? v2l : k === 2 ? v3l : v4l;
+      round(0, 0, vh, vl);
+      mul((hh ^ R[0]) >>> 0, (hl ^ R[1]) >>> 0, P1H, P1L);
+      add(R[0], R[1], P4H, P4L);
+      hh = R[0]; hl = R[1];
     }
   } else {
     add(P5H, P5L, seedHi, seed);
-    hh = rh; hl = rl;
+    hh = R[0]; hl = R[1];
   }
   add(hh, hl, 0, len);
-  hh = rh; hl = rl;
+  hh = R[0]; hl = R[1];
   while (i + 8 <= len) {
     round(0, 0, rd32(b, i + 4), rd32(b, i));
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 27);
-    mul(rh, rl, P1H, P1L);
-    add(rh, rl, P4H, P4L);
-    hh = rh; hl = rl;
+    rotl((hh ^ R[0]) >>> 0, (hl ^ R[1]) >>> 0, 27);
+    mul(R[0], R[1], P1H, P1L);
+    add(R[0], R[1], P4H, P4L);
+    hh = R[0]; hl = R[1];
     i += 8;
   }
   if (i + 4 <= len) {
     mul(0, rd32(b, i), P1H, P1L);
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 23);
-    mul(rh, rl, P2H, P2L);
-    add(rh, rl, P3H, P3L);
-    hh = rh; hl = rl;
+    rotl((hh ^ R[0]) >>> 0, (hl ^ R[1]) >>> 0, 23);
+    mul(R[0], R[1], P2H, P2L);
+    add(R[0], R[1], P3H, P3L);
+    hh = R[0]; hl = R[1];
     i += 4;
   }
   while (i < len) {
     mul(0, b[i], P5H, P5L);
-    rotl((hh ^ rh) >>> 0, (hl ^ rl) >>> 0, 11);
-    mul(rh, rl, P1H, P1L);
-    hh = rh; hl = rl;
+    rotl((hh ^ R[0]) >>> 0, (hl ^ R[1]) >>> 0, 11);
+    mul(R[0], R[1], P1H, P1L);
+    hh = R[0]; hl = R[1];
     i++;
   }
   // avalanche
   hl = (hl ^ (hh >>> 1)) >>> 0; // h ^= h >> 33
   mul(hh, hl, P2H, P2L);
-  hh = rh; hl = rl;
+  hh = R[0]; hl = R[1];
   hl = (hl ^ ((hl >>> 29) | (hh << 3))) >>> 0; // h ^= h >> 29
   hh = (hh ^ (hh >>> 29)) >>> 0;
   mul(hh, hl, P3H, P3L);
-  h64.hi = rh;
-  h64.lo = (rl ^ rh) >>> 0; // h ^= h >> 32
+  h64.hi = R[0];
+  h64.lo = (R[1] ^ R[0]) >>> 0; // h ^= h >> 32
 }
 
 /** Hashes a string's UTF-8 bytes; the result is in h64. No allocation for strings up to the scratch size. */
