@@ -1,5 +1,6 @@
 // Domain types for bootstrap, listeners and clusters: what the runtime sees after
 // decoding (design convention 1: raw protos stop at the decoders).
+import type { LbConfig } from '../upstream/lb/config';
 import type { Canon } from '../xds/proto/canonical';
 
 export interface SocketAddress {
@@ -77,6 +78,8 @@ export interface EndpointConfig {
   weight: number;
   healthStatus: HealthStatus;
   hostname?: string;
+  /** metadata.filter_metadata["envoy.lb"].hash_key: the host's key for ring hash / Maglev placement. */
+  hashKey?: string;
 }
 
 export interface LocalityEndpoints {
@@ -101,10 +104,13 @@ export interface ClusterConfig {
   /** EDS clusters: the ClusterLoadAssignment name to watch (eds_cluster_config.service_name, else the cluster name). */
   edsServiceName?: string;
   connectTimeoutMs: number;
+  /** The load-balancing policy in force (from lb_policy or load_balancing_policy). */
   lbPolicy: string;
-  /** Decoded lb-policy specific config (ring_hash_lb_config etc.), for the load-balancing issue. */
-  lbConfig?: Canon;
+  /** Everything about load balancing, decoded (src/xds/resources/lb_policy.ts). */
+  lb: LbConfig;
   localities: LocalityEndpoints[];
+  /** The inline load_assignment's policy.overprovisioning_factor (default 140); EDS brings its own. */
+  overprovisioningFactor: number;
   /** DNS refresh for STRICT_DNS / LOGICAL_DNS. */
   dnsRefreshRateMs: number;
   dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';

@@ -10,6 +10,7 @@ import {
 } from '../xds/resources/fields';
 import { decodeRegexMatcher, headerName, oneOf } from './decode_match';
 import { parseHeaderFormat } from './header_format';
+import { decodeRouteHashPolicies } from './hash_policy';
 import { groupCount } from './re2';
 import type {
   AppendAction, ClusterSpecifier, DirectResponseAction, HeaderMutations, HeaderValueOption, RedirectAction,
@@ -189,7 +190,7 @@ export function decodeRouteAction(canon: Canon, path: string, issues: ConfigIssu
     // Envoy: "If not specified, the default is 15s"; 0 disables the timeout.
     timeoutMs: readDurationMs(canon, 'timeout', path, issues, 15000),
     idleTimeoutMs: readDurationMs(canon, 'idle_timeout', path, issues),
-    hashPolicy: readList(canon, 'hash_policy'),
+    hashPolicy: decodeRouteHashPolicies(readList(canon, 'hash_policy'), join(path, 'hash_policy'), issues),
     retryPolicy: readMessage(canon, 'retry_policy'),
     maxStreamDuration: readMessage(canon, 'max_stream_duration'),
     upgradeConfigs,

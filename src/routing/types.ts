@@ -7,6 +7,7 @@
 // Envoy references:
 //   https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route.proto
 //   https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto
+import type { HashPolicy } from './hash_policy';
 import type { Canon } from '../xds/proto/canonical';
 
 // ---------------------------------------------------------------- header mutations
@@ -150,8 +151,8 @@ export interface RouteAction {
   timeoutMs: number;
   /** undefined = the connection manager's stream_idle_timeout applies; 0 = disabled. */
   idleTimeoutMs?: number;
-  /** Raw for the load-balancing issue. */
-  hashPolicy: Canon[];
+  /** hash_policy, decoded: the request hash for RING_HASH / MAGLEV clusters (empty = none). */
+  hashPolicy: HashPolicy[];
   /** Raw for the retry issue (the vhost's applies when the route has none). */
   retryPolicy?: Canon;
   maxStreamDuration?: Canon;

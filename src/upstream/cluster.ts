@@ -8,8 +8,13 @@ import { ClusterStats } from './cluster_stats';
 import { resolveAll } from './dns';
 import { H1Pool, type PoolSettings } from './h1_pool';
 import { HealthFlag, Host } from './host';
-import type { LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
+import { leastRequest } from './lb/least_request';
+import { maglev } from './lb/maglev';
+import type { LbBuildContext, LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
+import { randomLb } from './lb/random';
+import { ringHash } from './lb/ring_hash';
 import { roundRobin } from './lb/round_robin';
+import { isHashPolicy } from './lb/config';
 import { LazyInterval } from '../util/lazy_interval';
 import { OriginalDstHosts } from './original_dst';
 import { sourceKey, type UpstreamSource } from './source';
@@ -26,7 +31,13 @@ export function registerPoolFactory(p: UpstreamProtocol, f: PoolFactory): void {
   poolFactories[p] = f;
 }
 
-const lbFactories: Record<string, LoadBalancerFactory> = { ROUND_ROBIN: roundRobin };
+const lbFactories: Record<string, LoadBalancerFactory> = {
+  ROUND_ROBIN: roundRobin,
+  LEAST_REQUEST: leastRequest,
+  RANDOM: randomLb,
+  RING_HASH: ringHash,
+  MAGLEV: maglev,
+};
 export function registerLbPolicy(name: string, f: LoadBalancerFactory): void {
   lbFactories[name] = f;
 }
@@ -40,7 +51,10 @@ const SOURCE_POOL_SWEEP_MS = 30_000;
 export class Cluster {
   readonly stats: ClusterStats;
   hosts: Host[] = [];
+  /** True when requests to this cluster need their hash computed (RING_HASH, MAGLEV): read per request. */
+  readonly usesHash: boolean;
   private lb: LoadBalancer;
+  private readonly lbCtx: LbBuildContext;
   private readonly pools = new Map<string, ConnectionPool>();
   private readonly sourcePools = new Map<string, ConnectionPool>();
   private readonly sourcePoolSweep = new LazyInterval(SOURCE_POOL_SWEEP_MS, () => this.sweepSourcePools());
@@ -66,7 +80,9 @@ export class Cluster {
       maxPending: 1024,
       ...(config.upstreamBind ? { source: { address: config.upstreamBind.address, port: config.upstreamBind.port, transparent: false } } : {}),
     };
-    this.lb = this.factory().build([], config.lbConfig);
+    this.usesHash = isHashPolicy(config.lb.policy);
+    this.lbCtx = { config: config.lb, overprovisioningFactor: config.overprovisioningFactor, stats: this.stats };
+    this.lb = this.factory().build([], this.lbCtx);
     if (config.type === 'ORIGINAL_DST') {
       this.originalDst = new OriginalDstHosts(config.originalDst ?? { cleanupIntervalMs: 5000, useHttpHeader: false, httpHeaderName: 'x-envoy-original-dst-host' }, {
         addHost: (h) => {
@@ -78,7 +94,7 @@ export class Cluster {
       });
     } else if (config.type === 'STATIC' || config.type === 'EDS') {
       const hosts: Host[] = [];
-      for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality));
+      for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality, loc.weight));
       this.setHosts(hosts);
     } else {
       void this.refreshDns();
@@ -90,9 +106,10 @@ export class Cluster {
   }
 
   /** EDS: a new ClusterLoadAssignment. Hosts that remain keep their pools and stats. */
-  setEndpoints(localities: ClusterConfig['localities']): void {
+  setEndpoints(localities: ClusterConfig['localities'], overprovisioningFactor = 140): void {
+    this.lbCtx.overprovisioningFactor = overprovisioningFactor;
     const hosts: Host[] = [];
-    for (const loc of localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality));
+    for (const loc of localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality, loc.weight));
     this.setHosts(hosts);
   }
 
@@ -115,6 +132,8 @@ export class Cluster {
       if (o === undefined) return h;
       o.weight = h.weight;
       o.ip = h.ip;
+      o.localityWeight = h.localityWeight;
+      o.hashKey = h.hashKey;
       // EDS health comes with the assignment; active-HC and outlier flags stay the host's own.
       const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
       o.edsHealth = h.edsHealth;
@@ -127,7 +146,7 @@ export class Cluster {
 
   /** Rebuilds the picker after a host or health change. */
   rebuild(): void {
-    this.lb = this.factory().build(this.hosts, this.config.lbConfig);
+    this.lb = this.factory().build(this.hosts, this.lbCtx);
     this.stats.membership_total.set(this.hosts.length);
     let healthy = 0;
     for (const h of this.hosts) if (h.healthy) healthy++;
@@ -197,6 +216,8 @@ export class Cluster {
           const use = this.config.type === 'LOGICAL_DNS' ? ips.slice(0, 1) : ips;
           for (const ip of use) {
             const h = new Host(ip, e.address.port, e.weight, e.healthStatus, loc.priority, loc.locality, e.hostname || e.address.address);
+            h.localityWeight = loc.weight ?? 0;
+            h.hashKey = e.hashKey;
             hosts.push(h);
           }
           if (this.config.type === 'LOGICAL_DNS') break;

@@ -27,6 +27,7 @@ export class ClusterStats {
   readonly upstream_rq_4xx: Counter;
   readonly upstream_rq_5xx: Counter;
   readonly upstream_cx_none_healthy: Counter;
+  readonly lb_healthy_panic: Counter;
   readonly membership_total: Gauge;
   readonly membership_healthy: Gauge;
   readonly membership_change: Counter;
@@ -58,6 +59,7 @@ export class ClusterStats {
     this.upstream_rq_4xx = store.counter(p + 'upstream_rq_4xx');
     this.upstream_rq_5xx = store.counter(p + 'upstream_rq_5xx');
     this.upstream_cx_none_healthy = store.counter(p + 'upstream_cx_none_healthy');
+    this.lb_healthy_panic = store.counter(p + 'lb_healthy_panic');
     this.membership_total = store.gauge(p + 'membership_total');
     this.membership_healthy = store.gauge(p + 'membership_healthy');
     this.membership_change = store.counter(p + 'membership_change');

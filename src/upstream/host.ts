@@ -32,6 +32,10 @@ export class Host {
   /** Pools for this host, cached by the cluster that made them (Cluster.pool). */
   h1Pool: { owner: object; pool: ConnectionPool } | null = null;
   h2Pool: { owner: object; pool: ConnectionPool } | null = null;
+  /** The locality's load_balancing_weight (0 when unset: no traffic under locality-weighted balancing, as in Envoy). */
+  localityWeight = 0;
+  /** metadata envoy.lb hash_key, when set: the key ring hash and Maglev place this host by. */
+  hashKey: string | undefined;
 
   constructor(
     readonly address: string,
@@ -48,12 +52,28 @@ export class Host {
     if (edsHealth === 'DEGRADED') this.healthFlags |= HealthFlag.DEGRADED_EDS_HEALTH;
   }
 
-  static fromEndpoint(e: EndpointConfig, priority: number, locality?: Host['locality']): Host {
-    return new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname);
+  static fromEndpoint(e: EndpointConfig, priority: number, locality?: Host['locality'], localityWeight = 0): Host {
+    const h = new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname);
+    h.localityWeight = localityWeight;
+    h.hashKey = e.hashKey;
+    return h;
   }
 
+  /** Not failed by any health source (a degraded host is still "healthy" here). */
   get healthy(): boolean {
     return (this.healthFlags & (HealthFlag.FAILED_ACTIVE_HC | HealthFlag.FAILED_OUTLIER_CHECK | HealthFlag.FAILED_EDS_HEALTH)) === 0;
+  }
+
+  /** Envoy's coarse health: 0 healthy, 1 degraded, 2 unhealthy. Load balancers treat degraded hosts apart. */
+  get coarseHealth(): 0 | 1 | 2 {
+    if (!this.healthy) return 2;
+    return this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH ? 1 : 0;
+  }
+
+  /** The key ring hash and Maglev hash this host by (Envoy's hashKey()): hostname, metadata hash_key, or "ip:port". */
+  placementKey(useHostname: boolean): string {
+    if (useHostname) return this.hostname;
+    return this.hashKey ?? this.key;
   }
 
   /** Envoy's textual health_flags for /clusters: 'healthy' or '/failed_active_hc/...'. */

@@ -4,11 +4,12 @@
 // validated on its own; a bad one is NACKed with its path while the good ones of the same
 // response apply and the last good version keeps serving (gRFC A46).
 // https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
-import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, LocalityEndpoints, NodeInfo } from '../config/types';
+import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, NodeInfo } from '../config/types';
 import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { log } from '../log';
 import type { SwitchyardServer } from '../server';
 import type { Cluster } from '../upstream/cluster';
+import type { ClusterLoadAssignmentConfig } from './resources/endpoint';
 import { AdsClient } from './client/ads_client';
 import { TYPE_URLS, type ResourceUpdate, type WatchHandler } from './client/types';
 import {
@@ -21,7 +22,7 @@ import {
 export class XdsManager {
   readonly client: AdsClient;
   /** Last ClusterLoadAssignment per EDS service name: a replaced cluster starts from it. */
-  private readonly assignments = new Map<string, LocalityEndpoints[]>();
+  private readonly assignments = new Map<string, ClusterLoadAssignmentConfig>();
   private edsNames: string[] = [];
   private rdsNames: string[] = [];
   private readonly pendingBinds = new Set<Promise<void>>();
@@ -98,7 +99,7 @@ export class XdsManager {
     c.versionInfo = version;
     const eds = edsName(config)[0];
     const known = eds === undefined ? undefined : this.assignments.get(eds);
-    if (known !== undefined) c.setEndpoints(known);
+    if (known !== undefined) c.setEndpoints(known.localities, known.overprovisioningFactor);
   }
 
   private warmCluster(config: ClusterConfig, version: string): void {
@@ -177,9 +178,9 @@ export class XdsManager {
           errors.set(name, d.error);
           continue;
         }
-        this.assignments.set(name, d.value.localities);
+        this.assignments.set(name, d.value);
         // Endpoints change in place: pooled connections to hosts that remain are kept.
-        for (const c of active.get(name) ?? []) c.setEndpoints(d.value.localities);
+        for (const c of active.get(name) ?? []) c.setEndpoints(d.value.localities, d.value.overprovisioningFactor);
         for (const c of warming.get(name) ?? []) {
           const w = this.warmingClusters.get(c.name);
           if (w !== undefined) this.activateCluster(w.config, w.version);

@@ -185,9 +185,10 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
     });
 
     test('a cluster the proxy cannot take is NACKed by name while the good resources apply', async () => {
-      const bad = { name: 'bad', type: 'STATIC', lb_policy: 'MAGLEV', connect_timeout: '1s' };
+      // A Maglev table size that is not prime: Envoy rejects it, and so does Switchyard.
+      const bad = { name: 'bad', type: 'STATIC', lb_policy: 'MAGLEV', maglev_lb_config: { table_size: 65536 }, connect_timeout: '1s' };
       cp.writeMesh(mesh({ listenerPort, backendPort: a.port, extraClusters: [bad] }));
-      await waitFor('the NACK at the control plane', async () => JSON.stringify(await cp.status()).includes('MAGLEV'), { attempts: 100, intervalMs: 50 });
+      await waitFor('the NACK at the control plane', async () => JSON.stringify(await cp.status()).includes('must be prime'), { attempts: 100, intervalMs: 50 });
       // The good update in the same push (the endpoint back to a) applied.
       await waitFor('traffic back on a', async () => (await backendOf(listenerPort)) === 'a', { attempts: 100, intervalMs: 50 });
       const clusters = (await proxy.admin('/clusters')).body;
@@ -195,7 +196,7 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
     });
 
     test('/config_dump shows the dynamic resources with their versions and the rejected cluster with its error_state', async () => {
-      // Still the mesh of the NACK test: `bad` (MAGLEV) is in it, the rest is good.
+      // Still the mesh of the NACK test: `bad` (non-prime Maglev table) is in it, the rest is good.
       const dump = JSON.parse((await proxy.admin('/config_dump')).body);
       const section = (t: string) => dump.configs.find((c: any) => c['@type'] === `type.googleapis.com/envoy.admin.v3.${t}`);
 
@@ -230,7 +231,7 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       assert.equal(bad[0].cluster, undefined, 'the rejected cluster is not active');
       assert.equal(bad[0].error_state.failed_configuration.name, 'bad');
       assert.equal(bad[0].error_state.failed_configuration['@type'], 'type.googleapis.com/envoy.config.cluster.v3.Cluster');
-      assert.match(bad[0].error_state.details, /MAGLEV/);
+      assert.match(bad[0].error_state.details, /maglev_lb_config\.table_size/);
       assert.match(bad[0].error_state.last_update_attempt, /^\d{4}-\d\d-\d\dT/);
       assert.ok(bad[0].error_state.version_info?.length > 0, 'the rejected version is recorded');
 

@@ -65,10 +65,10 @@ test('the good fixture decodes to the domain types', () => {
     applicationProtocols: [],
   });
   assert.deepEqual(tcp.filterChains[0].filters[0].config as TcpProxyConfig, {
-    statPrefix: 'db_tls', cluster: 'db', idleTimeoutMs: 0, maxConnectAttempts: 3,
+    statPrefix: 'db_tls', cluster: 'db', idleTimeoutMs: 0, maxConnectAttempts: 3, hashPolicy: [],
   });
   assert.deepEqual(tcp.filterChains[1].filters[0].config as TcpProxyConfig, {
-    statPrefix: 'db_weighted', idleTimeoutMs: 3600000, maxConnectAttempts: 1,
+    statPrefix: 'db_weighted', idleTimeoutMs: 3600000, maxConnectAttempts: 1, hashPolicy: [],
     weightedClusters: [{ name: 'db', weight: 90 }, { name: 'web', weight: 10 }],
   });
 
@@ -174,6 +174,11 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
     `${p}.original_dst_lb_config: not supported by switchyard: only valid for type ORIGINAL_DST`,
     `${p}.cleanup_interval: not supported by switchyard: only valid for type ORIGINAL_DST`,
   ]);
+  // Load-balancing policies and their options (the rest is in test/unit/lb_config.test.ts).
+  assert.equal(one({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: 64 } }).lb.minRingSize, 64);
+  assert.deepEqual(errs({ lb_policy: 'RING_HASH', ring_hash_lb_config: { hash_function: 'MURMUR_HASH_2' } }), [
+    `${p}.ring_hash_lb_config.hash_function: MURMUR_HASH_2 is not supported by switchyard (implemented: XX_HASH)`,
+  ]);
   assert.deepEqual(errs({ type: 'ORIGINAL_DST' }), [
     `${p}.lb_policy: ROUND_ROBIN is not valid for cluster type ORIGINAL_DST; only CLUSTER_PROVIDED is allowed`,
   ]);
@@ -184,11 +189,6 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
     `${p}.upstream_bind_config.freebind: true is not supported by switchyard yet`,
     `${p}.upstream_bind_config.source_address.address: must be an IP address, got "localhost"`,
   ]);
-  // Named and rejected until the load-balancing issue lands.
-  assert.deepEqual(errs({ lb_policy: 'RING_HASH', ring_hash_lb_config: { minimum_ring_size: 1024 } }), [
-    `${p}.lb_policy: RING_HASH is not supported by switchyard yet (implemented: ROUND_ROBIN, CLUSTER_PROVIDED)`,
-    `${p}.ring_hash_lb_config: not supported by switchyard yet`,
-  ]);
   assert.deepEqual(errs({ type: 'LOGICAL_DNS', load_assignment: endpoints(['a.test', 1], ['b.test', 2]) }), [
     `${p}.load_assignment: LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint`,
   ]);
@@ -196,7 +196,7 @@ test('cluster rules: types, lb policy, load assignment, protocol options', () =>
     `${p}.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: malformed IP address: "web.internal"`,
   ]);
   assert.deepEqual(errs({ lb_policy: 'LOAD_BALANCING_POLICY_CONFIG' }), [
-    `${p}.lb_policy: "LOAD_BALANCING_POLICY_CONFIG" not supported by switchyard`,
+    `${p}.load_balancing_policy: is required when lb_policy is LOAD_BALANCING_POLICY_CONFIG`,
   ]);
 
   // Deprecated cluster-level options still select the protocol, like Envoy.

@@ -85,11 +85,11 @@ test('Cluster: EDS over ADS with service_name; other sources and unimplemented f
   assert.equal(d.edsServiceName, 'd');
 
   assert.deepEqual(errorLines(decodeClusterResource(overWire(CDS, {
-    name: 'backend', type: 'EDS', lb_policy: 'MAGLEV',
+    name: 'backend', type: 'EDS', lb_policy: 'MAGLEV', maglev_lb_config: { table_size: 65536 },
     eds_cluster_config: { eds_config: { api_config_source: { api_type: 'GRPC' } } },
     load_assignment: { cluster_name: 'backend', endpoints: [{ lb_endpoints: [lbEndpoint('10.0.0.1', 80)] }] },
   }), 'backend')), [
-    'lb_policy: MAGLEV is not supported by switchyard yet (implemented: ROUND_ROBIN, CLUSTER_PROVIDED)',
+    'maglev_lb_config.table_size: The table size of maglev must be prime number',
     'load_assignment: not allowed for cluster type EDS (endpoints come from eds_cluster_config)',
     'eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap\'s ads_config stream)',
   ]);
@@ -136,7 +136,7 @@ test('ClusterLoadAssignment: localities, priorities, weights and health; IP endp
     ['10.0.1.1', 8080, 1, 'UNKNOWN', undefined],
   ]);
   // An assignment with no endpoints is valid: the cluster has no hosts.
-  assert.deepEqual(value(decodeClusterLoadAssignmentResource(overWire(EDS, { cluster_name: 'empty' }), 'empty')), { clusterName: 'empty', localities: [] });
+  assert.deepEqual(value(decodeClusterLoadAssignmentResource(overWire(EDS, { cluster_name: 'empty' }), 'empty')), { clusterName: 'empty', localities: [], overprovisioningFactor: 140 });
 
   assert.deepEqual(errorLines(decodeClusterLoadAssignmentResource(overWire(EDS, {
     cluster_name: 'backend-eds',
@@ -151,7 +151,6 @@ test('ClusterLoadAssignment: localities, priorities, weights and health; IP endp
     }],
   }), 'backend-eds')), [
     'policy.drop_overloads: not supported by switchyard yet',
-    'policy.overprovisioning_factor: not supported by switchyard yet',
     'endpoints[0].proximity: not supported by switchyard',
     'endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: malformed IP address: "backend.svc"',
     'endpoints[0].lb_endpoints[1].endpoint.health_check_config: not supported by switchyard',

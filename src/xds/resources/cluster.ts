@@ -7,6 +7,7 @@ import { Canon, typeName } from '../proto/canonical';
 import { decodeSocketAddress } from './address';
 import { decodeAdsConfigSource } from './config_source';
 import { decodeClusterLoadAssignment } from './endpoint';
+import { LB_CLUSTER_FIELDS, decodeLbConfig } from './lb_policy';
 import {
   NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from './fields';
@@ -15,13 +16,12 @@ const CLUSTER_FIELDS = [
   'name', 'alt_stat_name', 'type', 'eds_cluster_config', 'connect_timeout', 'per_connection_buffer_limit_bytes',
   'lb_policy', 'load_assignment', 'max_requests_per_connection', 'common_http_protocol_options',
   'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
-  'dns_lookup_family', 'ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config', 'metadata',
+  'dns_lookup_family', 'metadata', ...LB_CLUSTER_FIELDS,
   'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config',
 ];
 
 const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
-const IMPLEMENTED_LB: readonly string[] = ['ROUND_ROBIN', 'CLUSTER_PROVIDED'];
-const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'] as const;
+const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED', 'LOAD_BALANCING_POLICY_CONFIG'] as const;
 const DNS_FAMILIES = ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const;
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 // Envoy also accepts the extension's well-known name as the map key.
@@ -42,10 +42,7 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   if (type !== 'ORIGINAL_DST' && lbPolicy === 'CLUSTER_PROVIDED') {
     issues.add(join(path, 'lb_policy'), 'CLUSTER_PROVIDED is only valid with cluster type ORIGINAL_DST');
   }
-  // What the runtime implements today; the rest are Envoy values we name and reject
-  // rather than silently balance differently (load balancing and interception issues).
-  if (!IMPLEMENTED_LB.includes(lbPolicy)) issues.add(join(path, 'lb_policy'), `${lbPolicy} is ${NOT_SUPPORTED} yet (implemented: ${IMPLEMENTED_LB.join(', ')})`);
-  for (const f of ['ring_hash_lb_config', 'maglev_lb_config', 'least_request_lb_config']) rejectFieldYet(canon, f, path, issues);
+  const lb = decodeLbConfig(canon, lbPolicy, path, issues);
   if (type !== 'ORIGINAL_DST') {
     rejectField(canon, 'original_dst_lb_config', path, issues, 'only valid for type ORIGINAL_DST');
     rejectField(canon, 'cleanup_interval', path, issues, 'only valid for type ORIGINAL_DST');
@@ -59,9 +56,10 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     type,
     ...(edsServiceName !== undefined ? { edsServiceName } : {}),
     connectTimeoutMs: readDurationMs(canon, 'connect_timeout', path, issues, 5000), // Envoy default 5s
-    lbPolicy,
-    lbConfig: readMessage(canon, 'ring_hash_lb_config') ?? readMessage(canon, 'maglev_lb_config') ?? readMessage(canon, 'least_request_lb_config'),
+    lbPolicy: lb.policy,
+    lb,
     localities,
+    overprovisioningFactor: inlineOverprovisioning(canon),
     dnsRefreshRateMs: readDurationMs(canon, 'dns_refresh_rate', path, issues, 5000),
     dnsLookupFamily: readEnum(canon, 'dns_lookup_family', path, issues, 'AUTO', DNS_FAMILIES),
     ...proto,
@@ -70,6 +68,11 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     ...decodeBindConfig(readMessage(canon, 'upstream_bind_config'), join(path, 'upstream_bind_config'), issues),
     raw: canon,
   };
+}
+
+/** The inline load_assignment's policy.overprovisioning_factor (Envoy default 140, i.e. 1.4). */
+function inlineOverprovisioning(canon: Canon): number {
+  return readNumber(readMessage(readMessage(canon, 'load_assignment'), 'policy'), 'overprovisioning_factor', 140);
 }
 
 /**

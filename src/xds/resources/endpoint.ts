@@ -12,6 +12,8 @@ export interface ClusterLoadAssignmentConfig {
   /** The cluster (or EDS service_name) the assignment is for. */
   clusterName: string;
   localities: LocalityEndpoints[];
+  /** policy.overprovisioning_factor: percent (default 140, Envoy's 1.4). */
+  overprovisioningFactor: number;
 }
 
 export interface LoadAssignmentOptions {
@@ -23,23 +25,26 @@ export interface LoadAssignmentOptions {
 }
 
 /**
- * Decodes a ClusterLoadAssignment. The `policy` (overprovisioning_factor, drop_overloads,
- * endpoint_stale_after, weighted_priority_health) changes how Envoy spreads load across
- * priorities and drops requests; Switchyard does not implement it yet, so each is rejected
- * by name rather than ignored. named_endpoints comes with endpoint_name, also not supported.
+ * Decodes a ClusterLoadAssignment. Of the `policy`, overprovisioning_factor is implemented
+ * (priority and locality availability, src/upstream/lb/priority.ts); drop_overloads,
+ * endpoint_stale_after and weighted_priority_health are not yet, so each is rejected by name
+ * rather than ignored. named_endpoints comes with endpoint_name, also not supported.
  */
 export function decodeClusterLoadAssignment(
   canon: Canon, path: string, issues: ConfigIssues, opts: LoadAssignmentOptions = { requireIp: true },
 ): ClusterLoadAssignmentConfig {
   onlyFields(canon, path, issues, ['cluster_name', 'endpoints', 'policy']);
   const policy = readMessage(canon, 'policy');
+  let overprovisioningFactor = 140;
   if (policy) {
     const pp = join(path, 'policy');
-    for (const k of Object.keys(policy)) if (policy[k] !== undefined) issues.add(join(pp, k), `${NOT_SUPPORTED} yet`);
+    for (const k of Object.keys(policy)) if (policy[k] !== undefined && k !== 'overprovisioning_factor') issues.add(join(pp, k), `${NOT_SUPPORTED} yet`);
+    overprovisioningFactor = readNumber(policy, 'overprovisioning_factor', 140);
+    if (overprovisioningFactor < 1) issues.add(join(pp, 'overprovisioning_factor'), 'must be greater than 0');
   }
   const localities = readList(canon, 'endpoints').map((le: Canon, i: number) =>
     decodeLocality(le, join(join(path, 'endpoints'), i), issues, opts));
-  return { clusterName: readString(canon, 'cluster_name', ''), localities };
+  return { clusterName: readString(canon, 'cluster_name', ''), localities, overprovisioningFactor };
 }
 
 function decodeLocality(le: Canon, path: string, issues: ConfigIssues, opts: LoadAssignmentOptions): LocalityEndpoints {
@@ -70,5 +75,15 @@ function decodeLbEndpoint(e: Canon, path: string, issues: ConfigIssues, opts: Lo
     weight: readNumber(e, 'load_balancing_weight', 1),
     healthStatus: readString(e, 'health_status', 'UNKNOWN') as HealthStatus,
     hostname: readString(ep, 'hostname'),
+    hashKey: lbHashKey(readMessage(e, 'metadata')),
   };
+}
+
+/**
+ * Envoy's per-host placement key override for ring hash and Maglev: the string
+ * `filter_metadata["envoy.lb"].hash_key` of the endpoint's metadata (a non-string is ignored, as in Envoy).
+ */
+function lbHashKey(md: Canon | undefined): string | undefined {
+  const v = readMessage(readMessage(md, 'filter_metadata'), 'envoy.lb')?.hash_key;
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }

@@ -12,6 +12,7 @@ import { normalizePath } from '../../../http/path';
 import type { DownstreamStream, RequestBodySink, RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../../../http/stream';
 import type { FormatContext } from '../../../routing/header_format';
 import { applyRequestHeaderMutations as applyRequestMutations, applyResponseHeaderMutations as applyResponseMutations } from '../../../routing/header_mutation';
+import { computeRequestHash, type HashInput } from '../../../routing/hash_policy';
 import { matchRoute, selectVirtualHost } from '../../../routing/match';
 import { pickWeightedCluster, redirectLocation, rewritePath } from '../../../routing/rewrite';
 import type { HeaderMutations, Route, RouteAction } from '../../../routing/types';
@@ -24,7 +25,7 @@ const EMPTY = Buffer.alloc(0);
 /** Body bytes held while no upstream stream exists yet, before the downstream is paused. */
 const BUFFER_LIMIT = 1024 * 1024;
 
-export class ActiveStream implements RequestBodySink, UpstreamResponseSink, PoolClient, FormatContext {
+export class ActiveStream implements RequestBodySink, UpstreamResponseSink, PoolClient, FormatContext, HashInput {
   readonly head: RequestHead;
   readonly startTimeMs = Date.now();
   remoteAddress: string;
@@ -40,6 +41,12 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   lastActivityMs = this.startTimeMs;
   /** The stream idle timeout in force: the route's idle_timeout, else the connection manager's. */
   idleTimeoutMs: number;
+  /** LbContext: the request's hash from the route's hash_policy (only for RING_HASH / MAGLEV clusters). */
+  hashSet = false;
+  hashHi = 0;
+  hashLo = 0;
+  /** Cookies a cookie hash policy generated, set on the response (Envoy's router does the same). */
+  setCookies: string[] | null = null;
 
   private route: Route | null = null;
   private responseChain: HeaderMutations[] | null = null;
@@ -224,6 +231,9 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (requestChain.length > 0) applyRequestMutations(head.headers, requestChain, this);
     if (a.idleTimeoutMs !== undefined) this.idleTimeoutMs = a.idleTimeoutMs;
     this.autoHostRewrite = a.autoHostRewrite;
+    // The hash is computed once per request, and only when it can matter (Envoy computes it
+    // lazily when a hashing balancer asks): a retry re-picks with the same hash.
+    if (cluster.usesHash && a.hashPolicy.length > 0) computeRequestHash(a.hashPolicy, this);
     const timeout = a.timeoutMs;
     // Envoy's route timeout runs from the end of the downstream request to the end of the
     // response; the connection manager's sweeper (timeouts.ts) enforces it.
@@ -243,7 +253,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   private pickAndConnect(): void {
     const cluster = this.cluster!;
-    const host = cluster.originalDst === null ? cluster.pick(null) : this.originalDstHost(cluster.originalDst);
+    const host = cluster.originalDst === null ? cluster.pick(this) : this.originalDstHost(cluster.originalDst);
     if (host === null) {
       cluster.stats.upstream_cx_none_healthy.inc();
       return this.localReply('no_healthy_upstream');
@@ -373,6 +383,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.responseHeaders = h;
     const chain = this.responseChain;
     if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
+    const cookies = this.setCookies;
+    if (cookies !== null) for (let i = 0; i < cookies.length; i++) h.add('set-cookie', cookies[i]);
     if (!this.hcm.suppressEnvoyHeaders) h.set('x-envoy-upstream-service-time', String(Date.now() - this.upstreamStart));
     this.addServerHeader(h);
     this.lastActivityMs = Date.now();

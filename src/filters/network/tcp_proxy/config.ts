@@ -5,6 +5,7 @@ import type { Canon } from '../../../xds/proto/canonical';
 import {
   onlyFields, readDurationMs, readList, readMessage, readNumber, readString,
 } from '../../../xds/resources/fields';
+import { decodeTcpHashPolicies, type HashPolicy } from '../../../routing/hash_policy';
 import { registerExtension } from '../../registry';
 
 export const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
@@ -18,8 +19,8 @@ export interface TcpProxyConfig {
   idleTimeoutMs: number;
   /** Upstream connect attempts before giving up (default 1). */
   maxConnectAttempts: number;
-  /** hash_policy as decoded (at most one entry), for the consistent-hash load balancers. */
-  hashPolicy?: Canon[];
+  /** hash_policy (at most one entry, source_ip or filter_state): the connection's hash for RING_HASH / MAGLEV. */
+  hashPolicy: HashPolicy[];
 }
 
 export function decodeTcpProxy(c: Canon, path: string, issues: ConfigIssues): TcpProxyConfig {
@@ -28,6 +29,7 @@ export function decodeTcpProxy(c: Canon, path: string, issues: ConfigIssues): Tc
     statPrefix: readString(c, 'stat_prefix', ''),
     idleTimeoutMs: readDurationMs(c, 'idle_timeout', path, issues, 3600000),
     maxConnectAttempts: readNumber(c, 'max_connect_attempts', 1),
+    hashPolicy: decodeTcpHashPolicies(readList(c, 'hash_policy'), join(path, 'hash_policy'), issues),
   };
   const cluster = readString(c, 'cluster');
   if (cluster !== undefined) out.cluster = cluster;
@@ -40,8 +42,6 @@ export function decodeTcpProxy(c: Canon, path: string, issues: ConfigIssues): Tc
       return { name: readString(cw, 'name', ''), weight: readNumber(cw, 'weight', 0) };
     });
   }
-  const hp = readList(c, 'hash_policy');
-  if (hp.length) out.hashPolicy = hp;
   return out;
 }
 

@@ -9,7 +9,9 @@ import type { OriginalDstHosts } from '../../../upstream/original_dst';
 import type { Socket } from 'node:net';
 import { log } from '../../../log';
 import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
+import { computeConnectionHash } from '../../../routing/hash_policy';
 import type { Cluster } from '../../../upstream/cluster';
+import type { LbContext } from '../../../upstream/lb/picker';
 import type { ClusterManager } from '../../../upstream/cluster_manager';
 import type { Host } from '../../../upstream/host';
 import type { TcpProxyConfig } from './config';
@@ -94,7 +96,11 @@ export class TcpProxyRuntime {
   }
 }
 
-class TcpSession {
+class TcpSession implements LbContext {
+  /** LbContext: the connection's hash from tcp_proxy's hash_policy (RING_HASH / MAGLEV clusters only). */
+  hashSet = false;
+  hashHi = 0;
+  hashLo = 0;
   private up: Socket | null = null;
   private host: Host | null = null;
   private attempts = 0;
@@ -110,6 +116,8 @@ class TcpSession {
   ) {
     down.on('error', () => this.close());
     down.on('close', () => this.close());
+    const hp = rt.config.hashPolicy;
+    if (cluster.usesHash && hp.length > 0) computeConnectionHash(hp, down.remoteAddress, this);
   }
 
   /** ORIGINAL_DST: where the client was going (its restored original destination), or none. */
@@ -128,7 +136,7 @@ class TcpSession {
     if (this.closed) return;
     this.attempts++;
     const od = this.cluster.originalDst;
-    const host = od === null ? this.cluster.pick(null) : this.originalDstHost(od);
+    const host = od === null ? this.cluster.pick(this) : this.originalDstHost(od);
     const cs = this.cluster.stats;
     if (host === null) {
       cs.upstream_cx_none_healthy.inc();
