@@ -1,6 +1,6 @@
 // The running sidecar: clusters, listeners and the admin API built from a bootstrap, and
 // the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
-import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, XdsDumpView } from './admin/host';
+import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig, ListenerConfig } from './config/types';
 import type { RuntimeContext } from './listeners/terminal';
@@ -114,6 +114,10 @@ export class SwitchyardServer implements AdminHost {
     const versionInfo: Record<string, string> = {};
     for (const t of types) versionInfo[t.type_url] = t.version_info;
     return { versionInfo, types };
+  }
+
+  warming(): WarmingViews {
+    return this.xds?.warming() ?? { clusters: [], listeners: [] };
   }
 
   routeConfigs(): RouteConfigView[] {

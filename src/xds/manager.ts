@@ -18,6 +18,20 @@ import {
   decodeRouteConfigurationResource,
 } from './resources/decode_resource';
 
+interface Warming<T> {
+  config: T;
+  version: string;
+  /** When this version started warming: its last_updated in /config_dump. */
+  since: Date;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface WarmingView<T> {
+  config: T;
+  versionInfo: string;
+  lastUpdated: Date;
+}
+
 export class XdsManager {
   readonly client: AdsClient;
   /** Last ClusterLoadAssignment per EDS service name: a replaced cluster starts from it. */
@@ -30,8 +44,8 @@ export class XdsManager {
    * endpoints arrive, and a new or changed listener is not bound until the route tables it
    * names arrive — or until initial_fetch_timeout passes, after which they go live anyway.
    */
-  private readonly warmingClusters = new Map<string, { config: ClusterConfig; version: string; timer: NodeJS.Timeout | null }>();
-  private readonly warmingListeners = new Map<string, { config: ListenerConfig; version: string; timer: NodeJS.Timeout | null }>();
+  private readonly warmingClusters = new Map<string, Warming<ClusterConfig>>();
+  private readonly warmingListeners = new Map<string, Warming<ListenerConfig>>();
 
   constructor(
     private readonly server: SwitchyardServer,
@@ -107,7 +121,7 @@ export class XdsManager {
 
   /** Holds a resource until what it waits for arrives, or until initial_fetch_timeout. */
   private warm<T extends { name: string }>(
-    m: Map<string, { config: T; version: string; timer: NodeJS.Timeout | null }>,
+    m: Map<string, Warming<T>>,
     config: T,
     version: string,
     timeoutMessage: string,
@@ -118,7 +132,7 @@ export class XdsManager {
       log.warn(timeoutMessage, { name: config.name });
       activate();
     });
-    m.set(config.name, { config, version, timer });
+    m.set(config.name, { config, version, since: new Date(), timer });
   }
 
   private timeoutTimer(fn: () => void): NodeJS.Timeout | null {
@@ -136,11 +150,12 @@ export class XdsManager {
     m.delete(name);
   }
 
-  /** Cluster and listener names still warming, for /config_dump's dynamic_warming_* lists. */
-  warming(): { clusters: ClusterConfig[]; listeners: ListenerConfig[] } {
+  /** Clusters and listeners still warming, for /config_dump's dynamic_warming_* entries. */
+  warming(): { clusters: WarmingView<ClusterConfig>[]; listeners: WarmingView<ListenerConfig>[] } {
+    const view = <T>(w: Warming<T>): WarmingView<T> => ({ config: w.config, versionInfo: w.version, lastUpdated: w.since });
     return {
-      clusters: [...this.warmingClusters.values()].map((w) => w.config),
-      listeners: [...this.warmingListeners.values()].map((w) => w.config),
+      clusters: [...this.warmingClusters.values()].map(view),
+      listeners: [...this.warmingListeners.values()].map(view),
     };
   }
 
