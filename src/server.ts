@@ -5,7 +5,8 @@ import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig, ListenerConfig } from './config/types';
 import type { RuntimeContext } from './listeners/terminal';
 import { RouteTableRegistry } from './routing/registry';
-import { XdsManager } from './xds/manager';
+import { XdsManager, staticUsesFiles } from './xds/manager';
+import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS } from './xds/resources/config_source';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
@@ -49,9 +50,13 @@ export class SwitchyardServer implements AdminHost {
       await al.listen();
       this.listenerList.push(al);
     }
-    if (this.bootstrap.dynamic !== undefined) {
+    // Static resources may read EDS / RDS from files with no dynamic_resources at all.
+    const dynamic = this.bootstrap.dynamic ?? (staticUsesFiles(this.bootstrap.clusters, this.bootstrap.listeners)
+      ? { lds: false, cds: false, initialFetchTimeoutMs: DEFAULT_INITIAL_FETCH_TIMEOUT_MS }
+      : undefined);
+    if (dynamic !== undefined) {
       // /ready stays 503 (INITIALIZING) until the first xDS fetch is applied or times out.
-      this.xds = new XdsManager(this, this.bootstrap.dynamic, this.bootstrap.node);
+      this.xds = new XdsManager(this, dynamic, this.bootstrap.node);
       await this.xds.start();
     }
     this.st = 'LIVE';
@@ -110,7 +115,7 @@ export class SwitchyardServer implements AdminHost {
 
   xdsDump(): XdsDumpView | undefined {
     if (this.xds === null) return undefined;
-    const types = this.xds.client.configDump();
+    const types = this.xds.configDump();
     const versionInfo: Record<string, string> = {};
     for (const t of types) versionInfo[t.type_url] = t.version_info;
     return { versionInfo, types };
