@@ -7,6 +7,8 @@ import type { RuntimeContext } from './listeners/terminal';
 import { RouteTableRegistry } from './routing/registry';
 import { XdsManager, staticUsesFiles } from './xds/manager';
 import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS } from './xds/resources/config_source';
+import type { RelaySource } from './xds/relay';
+import type { ResourceUpdate } from './xds/client/types';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
@@ -18,6 +20,15 @@ export interface ServerOptions {
   commandLine: Record<string, unknown>;
   /** False in worker processes: with --concurrency > 1 the primary serves the admin API. */
   admin?: boolean;
+  /**
+   * False in the primary with --concurrency > 1: it holds the config (for the admin API and
+   * to run the one xDS stream) while the workers bind the listeners and carry the traffic.
+   */
+  bindListeners?: boolean;
+  /** In a worker with --concurrency > 1: xDS updates come from the primary through this. */
+  xdsRelay?: RelaySource;
+  /** In the primary with --concurrency > 1: every xDS update applied, to send to the workers. */
+  onXdsUpdate?: (typeUrl: string, u: ResourceUpdate) => void;
 }
 
 export class SwitchyardServer implements AdminHost {
@@ -47,7 +58,7 @@ export class SwitchyardServer implements AdminHost {
     }
     for (const l of this.bootstrap.listeners) {
       const al = new ActiveListener(l, this.ctx);
-      await al.listen();
+      if (this.opts.bindListeners !== false) await al.listen();
       this.listenerList.push(al);
     }
     // Static resources may read EDS / RDS from files with no dynamic_resources at all.
@@ -56,7 +67,8 @@ export class SwitchyardServer implements AdminHost {
       : undefined);
     if (dynamic !== undefined) {
       // /ready stays 503 (INITIALIZING) until the first xDS fetch is applied or times out.
-      this.xds = new XdsManager(this, dynamic, this.bootstrap.node);
+      this.xds = new XdsManager(this, dynamic, this.bootstrap.node, this.opts.xdsRelay);
+      this.xds.onUpdate = this.opts.onXdsUpdate ?? null;
       await this.xds.start();
     }
     this.st = 'LIVE';
@@ -74,7 +86,7 @@ export class SwitchyardServer implements AdminHost {
     if (cur !== undefined) this.removeListener(config.name);
     const al = new ActiveListener(config, this.ctx, true);
     al.versionInfo = versionInfo;
-    await al.listen();
+    if (this.opts.bindListeners !== false) await al.listen();
     this.listenerList.push(al);
   }
 

@@ -11,6 +11,7 @@ import type { SwitchyardServer } from '../server';
 import type { Cluster } from '../upstream/cluster';
 import { AdsClient } from './client/ads_client';
 import { FileSource, type XdsSource } from './client/file_source';
+import { RelaySource, snapshotUpdates, type WireUpdate } from './relay';
 import { TYPE_URLS, type ResourceUpdate, type TypeDump, type WatchHandler } from './client/types';
 import {
   decodeClusterLoadAssignmentResource,
@@ -64,9 +65,22 @@ export class XdsManager {
     private readonly server: SwitchyardServer,
     private readonly cfg: DynamicResourcesConfig,
     node: NodeInfo,
-    private readonly relay?: XdsSource,
+    private readonly relay?: RelaySource,
   ) {
     this.client = cfg.ads && !relay ? new AdsClient({ target: cfg.ads.target, api: cfg.ads.api, node }) : null;
+    if (relay) for (const [t, h] of [[TYPE_URLS.CDS, this.cds], [TYPE_URLS.EDS, this.eds], [TYPE_URLS.RDS, this.rds], [TYPE_URLS.LDS, this.lds]] as const) relay.bind(t, h);
+  }
+
+  /**
+   * Called with every update a handler is given, before it applies it: the primary process
+   * forwards them to its workers (src/xds/relay.ts). Handlers are synchronous, so the
+   * order of calls is the order of application.
+   */
+  onUpdate: ((typeUrl: string, u: ResourceUpdate) => void) | null = null;
+
+  /** Everything accepted so far, as updates that rebuild this state in an empty manager. */
+  snapshot(): WireUpdate[] {
+    return snapshotUpdates(this.configDump(), [TYPE_URLS.CDS, TYPE_URLS.EDS, TYPE_URLS.RDS, TYPE_URLS.LDS]);
   }
 
   /** Where resources of a config source come from: the relay, a file, or the ADS stream (null: no ads_config). */
@@ -146,6 +160,7 @@ export class XdsManager {
 
   private readonly cds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.CDS, u);
       const errors = new Map<string, string>();
       const cm = this.server.clusterManager;
       for (const [name, r] of u.added) {
@@ -268,6 +283,7 @@ export class XdsManager {
 
   private readonly eds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.EDS, u);
       const errors = new Map<string, string>();
       // Index clusters by EDS service name once per response (not once per assignment:
       // 5,000 assignments × 5,000 clusters was measured as the cost of a large push).
@@ -299,6 +315,7 @@ export class XdsManager {
 
   private readonly lds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.LDS, u);
       const errors = new Map<string, string>();
       for (const [name, r] of u.added) {
         const d = decodeListenerResource(r.resource, name);
@@ -357,6 +374,7 @@ export class XdsManager {
 
   private readonly rds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.RDS, u);
       const errors = new Map<string, string>();
       for (const [name, r] of u.added) {
         const d = decodeRouteConfigurationResource(r.resource, name);
