@@ -1,11 +1,14 @@
 // The running sidecar: clusters, listeners and the admin API built from a bootstrap, and
 // the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
-import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, XdsDumpView } from './admin/host';
+import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig, ListenerConfig } from './config/types';
 import type { RuntimeContext } from './listeners/terminal';
 import { RouteTableRegistry } from './routing/registry';
-import { XdsManager } from './xds/manager';
+import { XdsManager, staticUsesFiles } from './xds/manager';
+import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS } from './xds/resources/config_source';
+import type { RelaySource } from './xds/relay';
+import type { ResourceUpdate } from './xds/client/types';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
@@ -18,6 +21,15 @@ export interface ServerOptions {
   commandLine: Record<string, unknown>;
   /** False in worker processes: with --concurrency > 1 the primary serves the admin API. */
   admin?: boolean;
+  /**
+   * False in the primary with --concurrency > 1: it holds the config (for the admin API and
+   * to run the one xDS stream) while the workers bind the listeners and carry the traffic.
+   */
+  bindListeners?: boolean;
+  /** In a worker with --concurrency > 1: xDS updates come from the primary through this. */
+  xdsRelay?: RelaySource;
+  /** In the primary with --concurrency > 1: every xDS update applied, to send to the workers. */
+  onXdsUpdate?: (typeUrl: string, u: ResourceUpdate) => void;
 }
 
 export class SwitchyardServer implements AdminHost {
@@ -52,12 +64,17 @@ export class SwitchyardServer implements AdminHost {
     }
     for (const l of this.bootstrap.listeners) {
       const al = new ActiveListener(l, this.ctx);
-      await al.listen();
+      if (this.opts.bindListeners !== false) await al.listen();
       this.listenerList.push(al);
     }
-    if (this.bootstrap.dynamic !== undefined) {
+    // Static resources may read EDS / RDS from files with no dynamic_resources at all.
+    const dynamic = this.bootstrap.dynamic ?? (staticUsesFiles(this.bootstrap.clusters, this.bootstrap.listeners)
+      ? { lds: false, cds: false, initialFetchTimeoutMs: DEFAULT_INITIAL_FETCH_TIMEOUT_MS }
+      : undefined);
+    if (dynamic !== undefined) {
       // /ready stays 503 (INITIALIZING) until the first xDS fetch is applied or times out.
-      this.xds = new XdsManager(this, this.bootstrap.dynamic, this.bootstrap.node);
+      this.xds = new XdsManager(this, dynamic, this.bootstrap.node, this.opts.xdsRelay);
+      this.xds.onUpdate = this.opts.onXdsUpdate ?? null;
       await this.xds.start();
     }
     this.st = 'LIVE';
@@ -75,7 +92,7 @@ export class SwitchyardServer implements AdminHost {
     if (cur !== undefined) this.removeListener(config.name);
     const al = new ActiveListener(config, this.ctx, true);
     al.versionInfo = versionInfo;
-    await al.listen();
+    if (this.opts.bindListeners !== false) await al.listen();
     this.listenerList.push(al);
   }
 
@@ -134,10 +151,14 @@ export class SwitchyardServer implements AdminHost {
 
   xdsDump(): XdsDumpView | undefined {
     if (this.xds === null) return undefined;
-    const types = this.xds.client.configDump();
+    const types = this.xds.configDump();
     const versionInfo: Record<string, string> = {};
     for (const t of types) versionInfo[t.type_url] = t.version_info;
     return { versionInfo, types };
+  }
+
+  warming(): WarmingViews {
+    return this.xds?.warming() ?? { clusters: [], listeners: [] };
   }
 
   routeConfigs(): RouteConfigView[] {

@@ -2,28 +2,41 @@
 // has no SO_REUSEPORT for net.Server). Each worker is a whole proxy; the primary owns the
 // admin API and asks every worker for its stats and host counters when the admin is
 // read, so /stats and /clusters show the sum, as Envoy's (per-thread) stats do.
+//
+// xDS behaves as in one Envoy: the primary holds the config in a SwitchyardServer that
+// binds nothing (the "config server") and runs the one ADS stream and the file watches;
+// every update it applies is sent to the workers, which apply it with the same handlers
+// (src/xds/relay.ts). A worker that starts, or restarts after a crash, first gets a
+// snapshot of everything accepted so far. /config_dump, /clusters, /listeners and /ready
+// in the primary come from the config server (host counters summed from the workers).
 import cluster, { type Worker } from 'node:cluster';
-import type { AdminHost, ClusterView, ListenerView, ServerState } from './admin/host';
+import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig } from './config/types';
 import { log, type Level } from './log';
 import { SwitchyardServer, type ServerOptions } from './server';
 import { StatsStore } from './telemetry/stats';
 import { Host, HostStats } from './upstream/host';
+import { RelaySource, toWire, type WireUpdate } from './xds/relay';
 
-type ToWorker = { t: 'snapshot'; id: number } | { t: 'shutdown' } | { t: 'drain'; inboundOnly: boolean; graceful: boolean } | { t: 'log'; level: Level };
+type ToWorker =
+  | { t: 'snapshot'; id: number }
+  | { t: 'shutdown' }
+  | { t: 'drain'; inboundOnly: boolean; graceful: boolean }
+  | { t: 'log'; level: Level }
+  | { t: 'xds'; updates: WireUpdate[]; initial: boolean };
 interface Snapshot {
   stats: Array<{ name: string; value: number; kind: 'counter' | 'gauge' }>;
   hosts: Record<string, Array<{ key: string; stats: HostStats; healthFlags: number }>>;
   listeners: Record<string, string>;
 }
-type FromWorker = { t: 'ready'; listeners: Record<string, string> } | { t: 'snapshot'; id: number; snap: Snapshot };
+type FromWorker = { t: 'hello' } | { t: 'ready'; listeners: Record<string, string> } | { t: 'snapshot'; id: number; snap: Snapshot };
 
 /** In a worker: run the proxy and answer the primary. */
 export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions): Promise<void> {
   log.tag = `worker ${cluster.worker?.id ?? '?'}`;
-  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false });
-  await server.start();
+  const relay = new RelaySource();
+  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay });
   const send = (m: FromWorker) => process.send!(m);
   const bound = () => Object.fromEntries(server.listeners().map((l) => [l.config.name, l.boundAddress]));
   process.on('message', (m: ToWorker) => {
@@ -34,10 +47,15 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
     } else if (m.t === 'shutdown') void server.shutdown('primary').then(() => process.exit(0));
     else if (m.t === 'drain') server.drainListeners(m);
     else if (m.t === 'log') log.setLevel(m.level);
+    else if (m.t === 'xds') relay.deliver(m.updates, m.initial);
   });
   // The primary does the draining on SIGTERM; a worker signalled on its own drains too.
   process.on('SIGTERM', () => void server.shutdown('SIGTERM').then(() => process.exit(0)));
   process.on('SIGINT', () => {});
+  // The primary answers hello with the xDS snapshot once its initial fetch is done; start()
+  // waits for it (RelaySource.ready) before the worker says it is ready.
+  send({ t: 'hello' });
+  await server.start();
   send({ t: 'ready', listeners: bound() });
 }
 
@@ -46,11 +64,19 @@ export async function runPrimary(bootstrap: BootstrapConfig, n: number, opts: Se
   const host = new PrimaryHost(bootstrap, opts);
   // Each worker accepts on the shared socket itself, as Envoy's worker threads do.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // xDS updates carry Maps and bytes: the structured-clone channel keeps them.
+  cluster.setupPrimary({ serialization: 'advanced' });
   for (let i = 0; i < n; i++) host.fork();
   if (bootstrap.admin) host.admin = await startAdmin(host, { address: bootstrap.admin.address.address, port: bootstrap.admin.address.port });
   const stop = (why: string) => void host.shutdown(why);
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await host.startConfig();
+  } catch (e) {
+    log.error('startup failed', { error: (e as Error).message });
+    process.exit(1);
+  }
 }
 
 class PrimaryHost implements AdminHost {
@@ -66,12 +92,48 @@ class PrimaryHost implements AdminHost {
   private nextId = 1;
   private readonly waiting = new Map<number, { left: number; snaps: Snapshot[]; done: () => void }>();
   private exiting = false;
+  /** The config as one Envoy holds it (static, plus xDS from the one stream); binds nothing. */
+  private readonly config: SwitchyardServer;
+  private configStarted = false;
+  /** Workers that got the xDS snapshot and follow every update since. */
+  private readonly joined = new Set<Worker>();
+  /** Workers that said hello before the initial fetch was done. */
+  private readonly waitingJoin = new Set<Worker>();
 
   constructor(
     readonly bootstrap: BootstrapConfig,
     private readonly opts: ServerOptions,
   ) {
-    for (const c of bootstrap.clusters) this.hostStats.set(c.name, []);
+    this.config = new SwitchyardServer(bootstrap, {
+      ...opts, admin: false, bindListeners: false,
+      onXdsUpdate: (type, u) => {
+        if (this.joined.size === 0) return;
+        const m: ToWorker = { t: 'xds', updates: [toWire(type, u)], initial: false };
+        for (const w of this.joined) w.send(m);
+      },
+    });
+  }
+
+  /** Loads the config and runs the initial xDS fetch; then the workers get their snapshot. */
+  async startConfig(): Promise<void> {
+    await this.config.start();
+    this.configStarted = true;
+    for (const w of this.waitingJoin) this.join(w);
+    this.waitingJoin.clear();
+    this.maybeLive();
+  }
+
+  private join(w: Worker): void {
+    if (!this.workers.has(w)) return;
+    w.send({ t: 'xds', updates: this.config.xdsManager?.snapshot() ?? [], initial: true } satisfies ToWorker);
+    this.joined.add(w);
+  }
+
+  private maybeLive(): void {
+    if (this.configStarted && this.ready.size === this.workers.size && this.st === 'INITIALIZING') {
+      this.st = 'LIVE';
+      log.info('switchyard is live', { workers: this.ready.size });
+    }
   }
 
   fork(): void {
@@ -81,6 +143,8 @@ class PrimaryHost implements AdminHost {
     w.on('exit', (code) => {
       this.workers.delete(w);
       this.ready.delete(w);
+      this.joined.delete(w);
+      this.waitingJoin.delete(w);
       if (this.exiting) {
         if (this.workers.size === 0) void this.admin?.close().then(() => process.exit(0));
         return;
@@ -91,13 +155,13 @@ class PrimaryHost implements AdminHost {
   }
 
   private onMessage(w: Worker, m: FromWorker): void {
-    if (m.t === 'ready') {
+    if (m.t === 'hello') {
+      if (this.configStarted) this.join(w);
+      else this.waitingJoin.add(w);
+    } else if (m.t === 'ready') {
       this.ready.add(w);
-      this.listenerAddrs = m.listeners;
-      if (this.ready.size === this.workers.size && this.st === 'INITIALIZING') {
-        this.st = 'LIVE';
-        log.info('switchyard is live', { workers: this.ready.size });
-      }
+      this.listenerAddrs = { ...this.listenerAddrs, ...m.listeners };
+      this.maybeLive();
     } else if (m.t === 'snapshot') {
       const p = this.waiting.get(m.id);
       if (p === undefined) return;
@@ -127,23 +191,25 @@ class PrimaryHost implements AdminHost {
       }
     }
     for (const [name, x] of sums) (x.kind === 'counter' ? this.stats.counter(name) : this.stats.gauge(name)).value = x.value;
+    // Per host of the config server's clusters: the workers' counters summed.
     const hosts = new Map<string, Host[]>();
-    for (const c of this.bootstrap.clusters) {
+    for (const c of this.config.clusters()) {
       const byKey = new Map<string, Host>();
+      for (const h of c.hosts) {
+        const agg = new Host(h.address, h.port, h.weight, h.edsHealth, h.priority, h.locality, h.hostname);
+        byKey.set(h.key, agg);
+      }
       for (const s of snaps) {
-        for (const h of s.hosts[c.name] ?? []) {
-          let agg = byKey.get(h.key);
-          if (agg === undefined) {
-            const i = h.key.lastIndexOf(':');
-            agg = new Host(h.key.slice(0, i).replace(/^\[|\]$/g, ''), Number(h.key.slice(i + 1)), 1, 'HEALTHY', 0, undefined);
-            agg.healthFlags = h.healthFlags;
-            byKey.set(h.key, agg);
-          }
+        for (const h of s.hosts[c.config.name] ?? []) {
+          const agg = byKey.get(h.key);
+          if (agg === undefined) continue;
+          agg.healthFlags = h.healthFlags;
           for (const k of Object.keys(h.stats) as (keyof HostStats)[]) agg.stats[k] += h.stats[k];
         }
       }
-      hosts.set(c.name, [...byKey.values()]);
+      hosts.set(c.config.name, [...byKey.values()]);
     }
+    for (const s of snaps) this.listenerAddrs = { ...this.listenerAddrs, ...s.listeners };
     this.hostStats = hosts;
   }
 
@@ -152,11 +218,23 @@ class PrimaryHost implements AdminHost {
   }
 
   listeners(): ListenerView[] {
-    return this.bootstrap.listeners.map((l) => ({ config: l, boundAddress: this.listenerAddrs[l.name] ?? '', addedViaApi: false, lastUpdated: this.startTime }));
+    return this.config.listeners().map((l) => ({ ...l, boundAddress: this.listenerAddrs[l.config.name] ?? '' }));
   }
 
   clusters(): ClusterView[] {
-    return this.bootstrap.clusters.map((c) => ({ config: c, hosts: this.hostStats.get(c.name) ?? [], addedViaApi: false, lastUpdated: this.startTime }));
+    return this.config.clusters().map((c) => ({ ...c, hosts: this.hostStats.get(c.config.name) ?? c.hosts }));
+  }
+
+  xdsDump(): XdsDumpView | undefined {
+    return this.config.xdsDump();
+  }
+
+  routeConfigs(): RouteConfigView[] {
+    return this.config.routeConfigs();
+  }
+
+  warming(): WarmingViews {
+    return this.config.warming();
   }
 
   drainListeners(o: { inboundOnly: boolean; graceful: boolean }): void {
@@ -182,6 +260,7 @@ class PrimaryHost implements AdminHost {
     this.st = 'DRAINING';
     log.info('draining', { reason: why, workers: this.workers.size });
     for (const w of this.workers) w.send({ t: 'shutdown' } satisfies ToWorker);
+    void this.config.xdsManager?.close();
     if (this.workers.size === 0) process.exit(0);
     // Past the drain time plus a margin, stop waiting for workers.
     setTimeout(() => process.exit(0), (this.opts.drainTimeS + 5) * 1000).unref();

@@ -142,18 +142,33 @@ function clustersSection(host: AdminHost): Section {
       if (ver) version = ver;
     }
   }
+  // Warming clusters (accepted, waiting for their endpoints): Envoy lists them apart, in
+  // dynamic_warming_clusters, and an active older version of the same name stays active.
+  const warm: Json[] = [];
+  for (const w of host.warming?.().clusters ?? []) {
+    shown.add(w.config.name);
+    const d: Json = {};
+    if (w.versionInfo) d.version_info = w.versionInfo;
+    d.cluster = toAnyJson(T_CLUSTER, w.config.raw ?? { name: w.config.name });
+    d.last_updated = ts(w.lastUpdated);
+    const r = x.resources.get(w.config.name);
+    if (r?.error_state) d.error_state = errorState(r.error_state);
+    warm.push(d);
+  }
   for (const o of orphanFailures(x, shown)) dyn.push({ error_state: o.error_state });
   const body: Json = {};
   version = x.version || version;
   if (version) body.version_info = version;
   putList(body, 'static_clusters', stat);
   putList(body, 'dynamic_active_clusters', dyn);
+  putList(body, 'dynamic_warming_clusters', warm);
   return {
     type: 'ClustersConfigDump',
     body,
     items: {
       static_clusters: { type: 'ClustersConfigDump.StaticCluster', list: stat },
       dynamic_active_clusters: { type: 'ClustersConfigDump.DynamicCluster', list: dyn },
+      dynamic_warming_clusters: { type: 'ClustersConfigDump.DynamicCluster', list: warm },
     },
   };
 }
@@ -230,6 +245,7 @@ function listenersSection(host: AdminHost): Section {
   const dyn: Json[] = [];
   const x = xdsType(host, T_LISTENER);
   const shown = new Set<string>();
+  const byName = new Map<string, Json>();
   let version = '';
   for (const v of host.listeners() as ListenerViewExtras[]) {
     const listener = toAnyJson(T_LISTENER, v.config.raw ?? { name: v.config.name });
@@ -247,7 +263,29 @@ function listenersSection(host: AdminHost): Section {
       const d: Json = { name: v.config.name, active_state };
       if (r?.error_state) d.error_state = errorState(r.error_state);
       dyn.push(d);
+      byName.set(v.config.name, d);
     }
+  }
+  // A warming listener (waiting for its route tables) is a warming_state on its
+  // DynamicListener: beside the active_state when an older version still serves.
+  for (const w of host.warming?.().listeners ?? []) {
+    const warming_state: Json = {};
+    if (w.versionInfo) warming_state.version_info = w.versionInfo;
+    warming_state.listener = toAnyJson(T_LISTENER, w.config.raw ?? { name: w.config.name });
+    warming_state.last_updated = ts(w.lastUpdated);
+    let d = byName.get(w.config.name);
+    if (d === undefined) {
+      d = { name: w.config.name };
+      const r = x.resources.get(w.config.name);
+      if (r?.error_state) d.error_state = errorState(r.error_state);
+      dyn.push(d);
+      byName.set(w.config.name, d);
+      shown.add(w.config.name);
+    }
+    // Field order as the proto declares it: name, active_state, warming_state, ..., error_state.
+    const { error_state, ...rest } = d;
+    for (const k of Object.keys(d)) delete d[k];
+    Object.assign(d, rest, { warming_state }, error_state === undefined ? {} : { error_state });
   }
   for (const o of orphanFailures(x, shown)) dyn.push(o);
   const body: Json = {};

@@ -35,6 +35,19 @@ export interface XdsDumpView {
   types: TypeDump[];
 }
 
+/** A resource accepted over xDS that is not in use yet (Envoy's warming). */
+export interface WarmingEntry<T> {
+  config: T;
+  versionInfo: string;
+  /** When this version started warming. */
+  lastUpdated: Date;
+}
+
+export interface WarmingViews {
+  clusters: WarmingEntry<ClusterConfig>[];
+  listeners: WarmingEntry<ListenerConfig>[];
+}
+
 /** A route table taken over RDS, for RoutesConfigDump.dynamic_route_configs. */
 export interface RouteConfigView {
   name: string;
@@ -65,4 +78,6 @@ export interface AdminHost {
   xdsDump?(): XdsDumpView | undefined;
   /** Route tables from RDS. */
   routeConfigs?(): RouteConfigView[];
+  /** Clusters and listeners from xDS still warming (not yet in use), for dynamic_warming_*. */
+  warming?(): WarmingViews;
 }

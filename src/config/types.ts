@@ -103,6 +103,8 @@ export interface ClusterConfig {
   type: DiscoveryType;
   /** EDS clusters: the ClusterLoadAssignment name to watch (eds_cluster_config.service_name, else the cluster name). */
   edsServiceName?: string;
+  /** EDS clusters: eds_config, when it is a file (path_config_source); else ADS. */
+  edsPath?: PathSourceSpec;
   connectTimeoutMs: number;
   /** The load-balancing policy in force (from lb_policy or load_balancing_policy). */
   lbPolicy: string;
@@ -130,18 +132,33 @@ export interface ClusterConfig {
 }
 
 /** bootstrap.dynamic_resources: where listeners and clusters come from over xDS. */
+/** A ConfigSource's path_config_source (or deprecated `path`): resources from a watched file. */
+export interface PathSourceSpec {
+  kind: 'path';
+  /** Absolute path of the file holding a DiscoveryResponse (YAML or JSON). */
+  path: string;
+  /** watched_directory.path: a move into it reloads `path` (else moves onto `path` do). */
+  watchedDirectory?: string;
+  initialFetchTimeoutMs?: number;
+}
+
+/** envoy.config.core.v3.ConfigSource, as far as Switchyard fetches from it. */
+export type ConfigSourceSpec = { kind: 'ads'; initialFetchTimeoutMs?: number } | PathSourceSpec;
+
 export interface DynamicResourcesConfig {
-  /** ads_config: one ADS stream for everything. */
-  ads: {
+  /** ads_config: one ADS stream for everything (absent when no config source is `ads`). */
+  ads?: {
     api: 'sotw' | 'delta';
     /** host:port of the management server (from envoy_grpc.cluster_name's endpoint, or google_grpc.target_uri). */
     target: string;
     /** envoy_grpc.cluster_name when used (a static cluster). */
     clusterName?: string;
   };
-  /** lds_config / cds_config with `ads: {}` (the only config source supported). */
+  /** lds_config / cds_config are set (over ADS, or from a file when ldsPath / cdsPath is set). */
   lds: boolean;
   cds: boolean;
+  ldsPath?: PathSourceSpec;
+  cdsPath?: PathSourceSpec;
   /** initial_fetch_timeout of lds_config / cds_config (Envoy default 15 s; 0 = wait forever). */
   initialFetchTimeoutMs: number;
 }

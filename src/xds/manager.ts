@@ -4,14 +4,16 @@
 // validated on its own; a bad one is NACKed with its path while the good ones of the same
 // response apply and the last good version keeps serving (gRFC A46).
 // https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
-import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, NodeInfo } from '../config/types';
+import type { ClusterConfig, DynamicResourcesConfig, ListenerConfig, NodeInfo, PathSourceSpec } from '../config/types';
 import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { log } from '../log';
 import type { SwitchyardServer } from '../server';
 import type { Cluster } from '../upstream/cluster';
 import type { ClusterLoadAssignmentConfig } from './resources/endpoint';
 import { AdsClient } from './client/ads_client';
-import { TYPE_URLS, type ResourceUpdate, type WatchHandler } from './client/types';
+import { FileSource, type XdsSource } from './client/file_source';
+import { RelaySource, snapshotUpdates, type WireUpdate } from './relay';
+import { TYPE_URLS, type ResourceUpdate, type TypeDump, type WatchHandler } from './client/types';
 import {
   decodeClusterLoadAssignmentResource,
   decodeClusterResource,
@@ -19,27 +21,76 @@ import {
   decodeRouteConfigurationResource,
 } from './resources/decode_resource';
 
+/** The source key of the ADS stream (files are keyed by their absolute path). */
+const ADS_KEY = 'ads';
+
+interface Warming<T> {
+  config: T;
+  version: string;
+  /** When this version started warming: its last_updated in /config_dump. */
+  since: Date;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface WarmingView<T> {
+  config: T;
+  versionInfo: string;
+  lastUpdated: Date;
+}
+
 export class XdsManager {
-  readonly client: AdsClient;
+  /** The ADS stream, when dynamic_resources.ads_config is set (and not relayed). */
+  readonly client: AdsClient | null;
+  /** One source per file named by a path_config_source. */
+  private readonly files = new Map<string, FileSource>();
   /** Last ClusterLoadAssignment per EDS service name: a replaced cluster starts from it. */
   private readonly assignments = new Map<string, ClusterLoadAssignmentConfig>();
-  private edsNames: string[] = [];
-  private rdsNames: string[] = [];
+  /** Per named type (EDS, RDS): source key → the names subscribed there. */
+  private readonly named = new Map<string, Map<string, string[]>>();
   private readonly pendingBinds = new Set<Promise<void>>();
+  /** Listeners from LDS in service (bound or binding), for the RDS names they follow. */
+  private readonly activeListeners = new Map<string, ListenerConfig>();
   /**
    * Warming (Envoy's cluster and listener warming): a new EDS cluster is not used until its
    * endpoints arrive, and a new or changed listener is not bound until the route tables it
    * names arrive — or until initial_fetch_timeout passes, after which they go live anyway.
    */
-  private readonly warmingClusters = new Map<string, { config: ClusterConfig; version: string; timer: NodeJS.Timeout | null }>();
-  private readonly warmingListeners = new Map<string, { config: ListenerConfig; version: string; timer: NodeJS.Timeout | null }>();
+  private readonly warmingClusters = new Map<string, Warming<ClusterConfig>>();
+  private readonly warmingListeners = new Map<string, Warming<ListenerConfig>>();
 
+  /**
+   * `relay`: every type comes from this one source instead (a worker process that applies
+   * what the primary's ADS client and files accepted, src/workers.ts).
+   */
   constructor(
     private readonly server: SwitchyardServer,
     private readonly cfg: DynamicResourcesConfig,
     node: NodeInfo,
+    private readonly relay?: RelaySource,
   ) {
-    this.client = new AdsClient({ target: cfg.ads.target, api: cfg.ads.api, node });
+    this.client = cfg.ads && !relay ? new AdsClient({ target: cfg.ads.target, api: cfg.ads.api, node }) : null;
+    if (relay) for (const [t, h] of [[TYPE_URLS.CDS, this.cds], [TYPE_URLS.EDS, this.eds], [TYPE_URLS.RDS, this.rds], [TYPE_URLS.LDS, this.lds]] as const) relay.bind(t, h);
+  }
+
+  /**
+   * Called with every update a handler is given, before it applies it: the primary process
+   * forwards them to its workers (src/xds/relay.ts). Handlers are synchronous, so the
+   * order of calls is the order of application.
+   */
+  onUpdate: ((typeUrl: string, u: ResourceUpdate) => void) | null = null;
+
+  /** Everything accepted so far, as updates that rebuild this state in an empty manager. */
+  snapshot(): WireUpdate[] {
+    return snapshotUpdates(this.configDump(), [TYPE_URLS.CDS, TYPE_URLS.EDS, TYPE_URLS.RDS, TYPE_URLS.LDS]);
+  }
+
+  /** Where resources of a config source come from: the relay, a file, or the ADS stream (null: no ads_config). */
+  private sourceFor(path: PathSourceSpec | undefined): XdsSource | null {
+    if (this.relay) return this.relay;
+    if (path === undefined) return this.client;
+    let f = this.files.get(path.path);
+    if (f === undefined) this.files.set(path.path, (f = new FileSource(path)));
+    return f;
   }
 
   /**
@@ -48,26 +99,69 @@ export class XdsManager {
    */
   async start(): Promise<void> {
     const opts = { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs };
+    // Static EDS clusters and static listeners' RDS route tables subscribe first.
+    this.resubscribeEds();
     if (this.cfg.cds) {
-      this.client.watch(TYPE_URLS.CDS, '*', this.cds, opts);
-      await this.client.ready(TYPE_URLS.CDS);
-      if (this.edsNames.length > 0) await this.client.ready(TYPE_URLS.EDS);
+      const src = this.sourceFor(this.cfg.cdsPath)!;
+      src.watch(TYPE_URLS.CDS, '*', this.cds, opts);
+      await src.ready(TYPE_URLS.CDS);
     }
+    await this.namedReady(TYPE_URLS.EDS);
+    this.resubscribeRds();
     if (this.cfg.lds) {
-      this.client.watch(TYPE_URLS.LDS, '*', this.lds, opts);
-      await this.client.ready(TYPE_URLS.LDS);
-      if (this.rdsNames.length > 0) await this.client.ready(TYPE_URLS.RDS);
-      await Promise.all([...this.pendingBinds]);
+      const src = this.sourceFor(this.cfg.ldsPath)!;
+      src.watch(TYPE_URLS.LDS, '*', this.lds, opts);
+      await src.ready(TYPE_URLS.LDS);
     }
+    await this.namedReady(TYPE_URLS.RDS);
+    await Promise.all([...this.pendingBinds]);
     log.info('xds initial fetch done', { clusters: this.server.clusterManager.all().length });
   }
 
+  /** Waits for the first response of every source a named type (EDS, RDS) is subscribed at. */
+  private async namedReady(type: string): Promise<void> {
+    const keys = [...(this.named.get(type)?.keys() ?? [])];
+    await Promise.all(keys.map((k) => this.sourceByKey(k)?.ready(type)));
+  }
+
+  private sourceByKey(key: string): XdsSource | null {
+    if (this.relay) return this.relay;
+    return key === ADS_KEY ? this.client : this.files.get(key) ?? null;
+  }
+
   async close(): Promise<void> {
-    await this.client.close();
+    await this.client?.close();
+    for (const f of this.files.values()) await f.close();
+  }
+
+  /** Per type: what the ADS stream and the files hold, merged, for /config_dump. */
+  configDump(): TypeDump[] {
+    const all = [...(this.client?.configDump() ?? []), ...[...this.files.values()].flatMap((f) => f.configDump()), ...(this.relay?.configDump() ?? [])];
+    const byType = new Map<string, TypeDump>();
+    for (const t of all) {
+      const cur = byType.get(t.type_url);
+      if (cur === undefined) byType.set(t.type_url, t);
+      else {
+        const names = new Set(cur.resources.map((r) => r.name));
+        byType.set(t.type_url, {
+          ...cur,
+          version_info: cur.version_info || t.version_info,
+          subscribed: [...new Set([...cur.subscribed, ...t.subscribed])].sort(),
+          resources: [...cur.resources, ...t.resources.filter((r) => !names.has(r.name))],
+        });
+      }
+    }
+    return [...byType.values()];
+  }
+
+  /** A resource naming `ads: {}` when there is no ADS stream: rejected, as Envoy does. */
+  private noAds(): string | undefined {
+    return this.client === null && !this.relay ? 'ADS must be configured to support an ADS config source (dynamic_resources.ads_config)' : undefined;
   }
 
   private readonly cds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.CDS, u);
       const errors = new Map<string, string>();
       const cm = this.server.clusterManager;
       for (const [name, r] of u.added) {
@@ -77,6 +171,11 @@ export class XdsManager {
           continue;
         }
         const eds = edsName(d.value)[0];
+        const noAds = eds !== undefined && d.value.edsPath === undefined ? this.noAds() : undefined;
+        if (noAds !== undefined) {
+          errors.set(name, `eds_cluster_config.eds_config.ads: ${noAds}`);
+          continue;
+        }
         if (eds !== undefined && !this.assignments.has(eds) && cm.get(name) === undefined) {
           this.warmCluster(d.value, r.version);
           continue;
@@ -108,7 +207,7 @@ export class XdsManager {
 
   /** Holds a resource until what it waits for arrives, or until initial_fetch_timeout. */
   private warm<T extends { name: string }>(
-    m: Map<string, { config: T; version: string; timer: NodeJS.Timeout | null }>,
+    m: Map<string, Warming<T>>,
     config: T,
     version: string,
     timeoutMessage: string,
@@ -119,7 +218,7 @@ export class XdsManager {
       log.warn(timeoutMessage, { name: config.name });
       activate();
     });
-    m.set(config.name, { config, version, timer });
+    m.set(config.name, { config, version, since: new Date(), timer });
   }
 
   private timeoutTimer(fn: () => void): NodeJS.Timeout | null {
@@ -137,34 +236,55 @@ export class XdsManager {
     m.delete(name);
   }
 
-  /** Cluster and listener names still warming, for /config_dump's dynamic_warming_* lists. */
-  warming(): { clusters: ClusterConfig[]; listeners: ListenerConfig[] } {
+  /** Clusters and listeners still warming, for /config_dump's dynamic_warming_* entries. */
+  warming(): { clusters: WarmingView<ClusterConfig>[]; listeners: WarmingView<ListenerConfig>[] } {
+    const view = <T>(w: Warming<T>): WarmingView<T> => ({ config: w.config, versionInfo: w.version, lastUpdated: w.since });
     return {
-      clusters: [...this.warmingClusters.values()].map((w) => w.config),
-      listeners: [...this.warmingListeners.values()].map((w) => w.config),
+      clusters: [...this.warmingClusters.values()].map(view),
+      listeners: [...this.warmingListeners.values()].map(view),
     };
   }
 
   private resubscribeEds(): void {
     const configs = [...this.server.clusterManager.all().map((c) => c.config), ...[...this.warmingClusters.values()].map((w) => w.config)];
-    this.edsNames = this.resubscribe(TYPE_URLS.EDS, configs.flatMap(edsName), this.edsNames, this.eds);
+    this.resubscribeNamed(TYPE_URLS.EDS, configs.flatMap((c) => edsName(c).map((name) => ({ name, path: c.edsPath }))), this.eds);
   }
 
   /**
-   * Keeps a named watch (EDS, RDS) equal to the names in use: watch on the first name,
-   * update on a change, unwatch when none is left. Returns the names now subscribed.
+   * Keeps the named watches of a type (EDS, RDS) equal to the names in use, per source:
+   * watch on the first name, update on a change, unwatch when none is left.
    */
-  private resubscribe(type: string, wanted: string[], current: string[], handler: WatchHandler): string[] {
+  private resubscribeNamed(type: string, wanted: Array<{ name: string; path?: PathSourceSpec }>, handler: WatchHandler): void {
+    let cur = this.named.get(type);
+    if (cur === undefined) this.named.set(type, (cur = new Map()));
+    const bySource = new Map<string, string[]>();
+    for (const w of wanted) {
+      const key = w.path ? w.path.path : ADS_KEY;
+      if (this.sourceFor(w.path) === null) continue;
+      push(bySource, key, w.name);
+    }
+    for (const [key, names] of bySource) cur.set(key, this.resubscribe(this.sourceFor(key === ADS_KEY ? undefined : { kind: 'path', path: key })!, type, names, cur.get(key) ?? [], handler));
+    for (const [key, names] of [...cur]) {
+      if (bySource.has(key)) continue;
+      const src = this.sourceByKey(key);
+      if (src) this.resubscribe(src, type, [], names, handler);
+      cur.delete(key);
+    }
+  }
+
+  /** One source's named watch; returns the names now subscribed there. */
+  private resubscribe(src: XdsSource, type: string, wanted: string[], current: string[], handler: WatchHandler): string[] {
     const names = [...new Set(wanted)].sort();
     if (sameList(names, current)) return current;
-    if (current.length === 0 && names.length > 0) this.client.watch(type, names, handler, { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs });
-    else if (names.length > 0) this.client.updateWatch(type, names);
-    else this.client.unwatch(type);
+    if (current.length === 0 && names.length > 0) src.watch(type, names, handler, { initialFetchTimeoutMs: this.cfg.initialFetchTimeoutMs });
+    else if (names.length > 0) src.updateWatch(type, names);
+    else src.unwatch(type);
     return names;
   }
 
   private readonly eds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.EDS, u);
       const errors = new Map<string, string>();
       // Index clusters by EDS service name once per response (not once per assignment:
       // 5,000 assignments × 5,000 clusters was measured as the cost of a large push).
@@ -196,11 +316,17 @@ export class XdsManager {
 
   private readonly lds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.LDS, u);
       const errors = new Map<string, string>();
       for (const [name, r] of u.added) {
         const d = decodeListenerResource(r.resource, name);
         if ('error' in d) {
           errors.set(name, d.error);
+          continue;
+        }
+        const noAds = rdsRefsOf(d.value).some((x) => x.path === undefined) ? this.noAds() : undefined;
+        if (noAds !== undefined) {
+          errors.set(name, `rds.config_source.ads: ${noAds}`);
           continue;
         }
         if (rdsNamesOf(d.value).some((n) => this.server.routes.get(n) === null)) this.warmListener(d.value, r.version);
@@ -211,6 +337,7 @@ export class XdsManager {
       }
       for (const name of u.removed) {
         this.endWarming(this.warmingListeners, name);
+        this.activeListeners.delete(name);
         this.server.removeListener(name);
       }
       this.resubscribeRds();
@@ -227,6 +354,7 @@ export class XdsManager {
     } catch (e) {
       return (e as Error).message;
     }
+    this.activeListeners.set(config.name, config);
     // Binding is asynchronous: a port that cannot be bound is logged (the response is
     // already answered by then).
     const tracked = p.catch((e: Error) => log.error('cannot bind listener from xds', { name: config.name, error: e.message }));
@@ -239,13 +367,15 @@ export class XdsManager {
     this.warm(this.warmingListeners, config, version, 'listener warming timed out; binding it without its routes', () => this.activateListener(config, version));
   }
 
+  /** RDS follows the route tables that active (static or dynamic) and warming listeners name. */
   private resubscribeRds(): void {
-    const warmingNames = [...this.warmingListeners.values()].flatMap((w) => rdsNamesOf(w.config));
-    this.rdsNames = this.resubscribe(TYPE_URLS.RDS, [...this.server.routes.watchedNames(), ...warmingNames], this.rdsNames, this.rds);
+    const configs = [...this.server.bootstrap.listeners, ...this.activeListeners.values(), ...[...this.warmingListeners.values()].map((w) => w.config)];
+    this.resubscribeNamed(TYPE_URLS.RDS, configs.flatMap(rdsRefsOf), this.rds);
   }
 
   private readonly rds: WatchHandler = {
     apply: (u: ResourceUpdate) => {
+      this.onUpdate?.(TYPE_URLS.RDS, u);
       const errors = new Map<string, string>();
       for (const [name, r] of u.added) {
         const d = decodeRouteConfigurationResource(r.resource, name);
@@ -266,16 +396,25 @@ export class XdsManager {
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
-/** The RDS route configuration names a listener's connection managers follow. */
-function rdsNamesOf(l: ListenerConfig): string[] {
-  const out: string[] = [];
+/** The RDS route configurations a listener's connection managers follow, with where they come from. */
+function rdsRefsOf(l: ListenerConfig): Array<{ name: string; path?: PathSourceSpec }> {
+  const out: Array<{ name: string; path?: PathSourceSpec }> = [];
   for (const fc of l.defaultFilterChain ? [...l.filterChains, l.defaultFilterChain] : l.filterChains) {
     for (const f of fc.filters) {
       const rds = f.typeUrl === HCM_TYPE ? (f.config as HcmConfig).rds : undefined;
-      if (rds !== undefined) out.push(rds.routeConfigName);
+      if (rds !== undefined) out.push({ name: rds.routeConfigName, path: rds.path });
     }
   }
   return out;
+}
+
+function rdsNamesOf(l: ListenerConfig): string[] {
+  return rdsRefsOf(l).map((r) => r.name);
+}
+
+/** Whether a bootstrap's static resources read anything from files (then the manager runs without dynamic_resources). */
+export function staticUsesFiles(clusters: readonly ClusterConfig[], listeners: readonly ListenerConfig[]): boolean {
+  return clusters.some((c) => c.edsPath !== undefined) || listeners.some((l) => rdsRefsOf(l).some((r) => r.path !== undefined));
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

@@ -329,8 +329,8 @@ test('dynamic_resources: every unsupported field and config source is reported w
     },
   }, 't')).sort(), [
     `${D}.lds_resources_locator: not supported by switchyard`,
-    `${D}.lds_config.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
-    `${D}.cds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${D}.lds_config.path_config_source.path: "/etc/lds.yaml" does not exist (the path must exist at config load time)`,
+    `${D}.cds_config.api_config_source: not supported by switchyard yet (use "ads: {}" or "path_config_source")`,
     `${D}.ads_config.cluster_names: not supported by switchyard`,
     `${D}.ads_config.refresh_delay: not supported by switchyard`,
     `${D}.ads_config.api_type: "REST" not supported by switchyard (supported: GRPC, DELTA_GRPC)`,
@@ -342,7 +342,7 @@ test('dynamic_resources: every unsupported field and config source is reported w
   // lds_config: { ads: {} } needs the ADS stream; api_type and transport_api_version must be set.
   assert.deepEqual(issuesOf(() => decodeBootstrap({ dynamic_resources: { lds_config: { ads: {}, resource_api_version: 'V2' } } }, 't')), [
     `${D}.lds_config.resource_api_version: "V2" not supported by switchyard`,
-    `${D}.ads_config: is required (switchyard fetches dynamic resources only over ADS)`,
+    `${D}.ads_config: is required (lds_config / cds_config say \`ads: {}\`: ADS must be configured to support an ADS config source)`,
   ]);
   assert.deepEqual(issuesOf(() => decodeBootstrap({ dynamic_resources: { ads_config: { grpc_services: [] } } }, 't')), [
     `${D}.ads_config.api_type: is required: set GRPC or DELTA_GRPC`,
@@ -417,8 +417,8 @@ test('EDS clusters: eds_config over ADS, service_name defaults to the cluster na
     `${c(0)}.eds_cluster_config: is required for cluster type EDS`,
     `${c(1)}.eds_cluster_config.eds_config: is required`,
     `${c(2)}.load_assignment: not allowed for cluster type EDS (endpoints come from eds_cluster_config)`,
-    `${c(2)}.eds_cluster_config.eds_config.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
-    `${c(3)}.eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${c(2)}.eds_cluster_config.eds_config.path_config_source.path: "/eds.yaml" does not exist (the path must exist at config load time)`,
+    `${c(3)}.eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}" or "path_config_source")`,
     `${c(4)}.eds_cluster_config: not supported by switchyard: only valid for type EDS`,
   ]);
 });
@@ -444,7 +444,7 @@ test('http_connection_manager rds over ADS is accepted from a bootstrap; other c
 
   const p = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
   assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ route_config_name: 'r', config_source: { path_config_source: { path: '/rds.yaml' } } }), 't')), [
-    `${p}.rds.config_source.path_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap's ads_config stream)`,
+    `${p}.rds.config_source.path_config_source.path: "/rds.yaml" does not exist (the path must exist at config load time)`,
   ]);
   assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ config_source: { ads: {} } }), 't')), [`${p}.rds.route_config_name: is required`]);
   assert.deepEqual(issuesOf(() => decodeBootstrap(hcm({ route_config_name: 'r', config_source: { ads: {} } }, {}, null), 't')), [

@@ -67,7 +67,7 @@ test('Listener: an HCM with rds over ADS decodes; problems come back as path: re
   const bad = listener({ route_config_name: 'routes', config_source: { self: {} } }, 'ingress.local');
   assert.deepEqual(errorLines(decodeListenerResource(bad, 'in')), [
     'address.socket_address.address: malformed IP address: "ingress.local"',
-    'filter_chains[0].filters[0].typed_config.rds.config_source.self: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap\'s ads_config stream)',
+    'filter_chains[0].filters[0].typed_config.rds.config_source.self: not supported by switchyard yet (use "ads: {}" or "path_config_source")',
   ]);
   // A resource whose own name is not the one it was delivered under.
   assert.deepEqual(errorLines(decodeListenerResource(listener({ route_config_name: 'r', config_source: { ads: {} } }), 'out')), [
@@ -91,7 +91,7 @@ test('Cluster: EDS over ADS with service_name; other sources and unimplemented f
   }), 'backend')), [
     'maglev_lb_config.table_size: The table size of maglev must be prime number',
     'load_assignment: not allowed for cluster type EDS (endpoints come from eds_cluster_config)',
-    'eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}": switchyard fetches only over the bootstrap\'s ads_config stream)',
+    'eds_cluster_config.eds_config.api_config_source: not supported by switchyard yet (use "ads: {}" or "path_config_source")',
   ]);
   // Istio's PassthroughCluster, as its control plane sends it.
   const pass = value(decodeClusterResource(overWire(CDS, { name: 'PassthroughCluster', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: { seconds: 10 } }), 'PassthroughCluster'));

@@ -2,6 +2,7 @@
 // (the watches, a way to send and to reset the stream, and a report of each (N)ACK) and
 // the protobuf codec for their messages, built from the Envoy protos Switchyard loads.
 import * as protobuf from 'protobufjs';
+import { decodeExact } from '../proto/binary';
 import { mustLookupType } from '../proto/root';
 import { WatchState } from './watch_state';
 
@@ -57,7 +58,7 @@ export class Codec {
 
   /** Throws on bytes that are not a response. */
   decode(b: Uint8Array): Msg {
-    return this.res.toObject(this.res.decode(b), { longs: Number, arrays: true }) as Msg;
+    return this.res.toObject(decodeExact(this.res, b) as protobuf.Message, { longs: Number, arrays: true }) as Msg;
   }
 
   /** For tests: decode a request this codec encoded. */

@@ -38,11 +38,36 @@ export function canonicalize(type: string | protobuf.Type, message: Msg, issues 
 
 function decodeBytes(t: protobuf.Type, bytes: Uint8Array, path: string, issues: ConfigIssues): Msg | undefined {
   try {
-    return t.decode(bytes) as unknown as Msg;
+    return decodeExact(t, bytes);
   } catch (e) {
     issues.add(path, `cannot decode ${t.name}: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+/**
+ * protobufjs's Buffer reader clamps a string whose length prefix runs past the end of the
+ * buffer (it reads what is there), so a truncated message would decode into a different,
+ * shorter one. This reader refuses, as the plain Reader does for bytes and messages.
+ */
+class StrictBufferReader extends protobuf.BufferReader {
+  override string(): string {
+    const len = this.uint32();
+    const end = this.pos + len;
+    if (end > this.len) throw new RangeError(`index out of range: ${this.pos} + ${len} > ${this.len}`);
+    const s = (this.buf as Buffer).toString('utf8', this.pos, end);
+    this.pos = end;
+    return s;
+  }
+}
+
+/** Decodes `bytes` as `t`; throws on bytes that are not a whole message (truncated, bad wire types). */
+export function decodeExact(t: protobuf.Type, bytes: Uint8Array): Msg {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new StrictBufferReader(buf);
+  const m = t.decode(r) as unknown as Msg;
+  if (r.pos !== r.len) throw new RangeError(`index out of range: read ${r.pos} of ${r.len} bytes`);
+  return m;
 }
 
 function num(v: any): number {

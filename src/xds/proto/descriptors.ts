@@ -30,8 +30,17 @@ export function fullName(t: protobuf.ReflectionObject): string {
   return t.fullName.startsWith('.') ? t.fullName.slice(1) : t.fullName;
 }
 
+const wktKinds = new WeakMap<protobuf.Type, WktKind | null>();
+
+/**
+ * The well-known type a message type is, if any. Cached per type: protobufjs rebuilds
+ * fullName from the parent chain on every read, and the decoders ask for every message
+ * they convert (measured as the largest self time of a 5,000-cluster push).
+ */
 export function wktKind(t: protobuf.Type): WktKind | undefined {
-  return WKT[fullName(t)];
+  let k = wktKinds.get(t);
+  if (k === undefined) wktKinds.set(t, (k = WKT[fullName(t)] ?? null));
+  return k ?? undefined;
 }
 
 /** lower_snake → lowerCamel, the default json_name protoc derives. */

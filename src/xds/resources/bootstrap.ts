@@ -84,7 +84,8 @@ function requireNoAdsSources(listeners: ListenerConfig[], clusters: ClusterConfi
     if (l.defaultFilterChain) chains.push([l.defaultFilterChain, 'default_filter_chain']);
     for (const [fc, fcPath] of chains) {
       fc.filters.forEach((f, k) => {
-        if (f.typeUrl.endsWith('/' + typeName(HCM_TYPE_URL)) && (f.config as HcmConfig | undefined)?.rds) {
+        const rds = (f.config as HcmConfig | undefined)?.rds;
+        if (f.typeUrl.endsWith('/' + typeName(HCM_TYPE_URL)) && rds && !rds.path) {
           issues.add(`${join('static_resources.listeners', i)}.${fcPath}.filters[${k}].typed_config.rds.config_source.ads`, why);
         }
       });

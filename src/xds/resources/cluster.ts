@@ -5,7 +5,8 @@ import { isIP } from 'node:net';
 import type { ClusterConfig, DiscoveryType, LocalityEndpoints, OriginalDstClusterConfig } from '../../config/types';
 import { Canon, typeName } from '../proto/canonical';
 import { decodeSocketAddress } from './address';
-import { decodeAdsConfigSource } from './config_source';
+import { decodeConfigSource } from './config_source';
+import type { PathSourceSpec } from '../../config/types';
 import { decodeClusterLoadAssignment } from './endpoint';
 import { LB_CLUSTER_FIELDS, decodeLbConfig } from './lb_policy';
 import {
@@ -49,12 +50,14 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   }
   const localities = decodeLoadAssignment(canon, type, path, issues);
   if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
-  const edsServiceName = type === 'EDS' ? decodeEdsClusterConfig(canon, name, path, issues) : undefined;
+  const eds = type === 'EDS' ? decodeEdsClusterConfig(canon, name, path, issues) : undefined;
+  const edsServiceName = eds?.serviceName;
   const proto = decodeProtocolOptions(canon, path, issues);
   return {
     name,
     type,
     ...(edsServiceName !== undefined ? { edsServiceName } : {}),
+    ...(eds?.path !== undefined ? { edsPath: eds.path } : {}),
     connectTimeoutMs: readDurationMs(canon, 'connect_timeout', path, issues, 5000), // Envoy default 5s
     lbPolicy: lb.policy,
     lb,
@@ -130,19 +133,21 @@ function decodeLoadAssignment(canon: Canon, type: DiscoveryType, path: string, i
 }
 
 /**
- * eds_cluster_config of an EDS cluster: `eds_config` must be `ads: {}` (the bootstrap's ADS
- * stream); the ClusterLoadAssignment to watch is `service_name`, else the cluster's name.
+ * eds_cluster_config of an EDS cluster: `eds_config` is `ads: {}` (the bootstrap's ADS
+ * stream) or a file (path_config_source); the ClusterLoadAssignment to watch is
+ * `service_name`, else the cluster's name.
  */
-function decodeEdsClusterConfig(canon: Canon, name: string, path: string, issues: ConfigIssues): string {
+function decodeEdsClusterConfig(canon: Canon, name: string, path: string, issues: ConfigIssues): { serviceName: string; path?: PathSourceSpec } {
   const ecc = readMessage(canon, 'eds_cluster_config');
   const p = join(path, 'eds_cluster_config');
   if (!ecc) {
     issues.add(p, 'is required for cluster type EDS');
-    return name;
+    return { serviceName: name };
   }
   onlyFields(ecc, p, issues, ['eds_config', 'service_name']);
-  if (requireField(ecc, 'eds_config', p, issues)) decodeAdsConfigSource(readMessage(ecc, 'eds_config'), join(p, 'eds_config'), issues);
-  return readString(ecc, 'service_name') || name;
+  const src = requireField(ecc, 'eds_config', p, issues) ? decodeConfigSource(readMessage(ecc, 'eds_config'), join(p, 'eds_config'), issues) : undefined;
+  const serviceName = readString(ecc, 'service_name') || name;
+  return src?.kind === 'path' ? { serviceName, path: src } : { serviceName };
 }
 
 type ProtocolFields = Pick<ClusterConfig, 'upstreamProtocol' | 'upstreamIdleTimeoutMs' | 'maxRequestsPerConnection'>;

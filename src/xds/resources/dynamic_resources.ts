@@ -1,6 +1,6 @@
 // envoy.config.bootstrap.v3.Bootstrap.DynamicResources (canonical form) → DynamicResourcesConfig.
 // Switchyard speaks xDS over one ADS stream (v3 transport, SotW or Delta); listeners and
-// clusters may come over it (`ads: {}`), nothing else is fetched from anywhere else.
+// clusters come over it (`ads: {}`) or from files (path_config_source).
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/bootstrap/v3/bootstrap.proto#config-bootstrap-v3-bootstrap-dynamicresources
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/config_source.proto#config-core-v3-apiconfigsource
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/grpc_service.proto
@@ -8,10 +8,10 @@ import * as net from 'node:net';
 import { ConfigIssues, join } from '../../config/issues';
 import type { ClusterConfig, DynamicResourcesConfig } from '../../config/types';
 import type { Canon } from '../proto/canonical';
-import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS, decodeAdsConfigSource } from './config_source';
+import { DEFAULT_INITIAL_FETCH_TIMEOUT_MS, decodeConfigSource } from './config_source';
 import { NOT_SUPPORTED, onlyFields, readBool, readList, readMessage, readString } from './fields';
 
-const API_TYPES: Record<string, DynamicResourcesConfig['ads']['api']> = { GRPC: 'sotw', DELTA_GRPC: 'delta' };
+const API_TYPES: Record<string, NonNullable<DynamicResourcesConfig['ads']>['api']> = { GRPC: 'sotw', DELTA_GRPC: 'delta' };
 
 /**
  * Decodes dynamic_resources; `clusters` are the decoded static clusters, which an
@@ -26,20 +26,25 @@ export function decodeDynamicResources(
   onlyFields(dr, path, issues, ['ads_config', 'lds_config', 'cds_config']);
   const ldsCanon = readMessage(dr, 'lds_config');
   const cdsCanon = readMessage(dr, 'cds_config');
-  const lds = decodeAdsConfigSource(ldsCanon, join(path, 'lds_config'), issues);
-  const cds = decodeAdsConfigSource(cdsCanon, join(path, 'cds_config'), issues);
+  const lds = decodeConfigSource(ldsCanon, join(path, 'lds_config'), issues);
+  const cds = decodeConfigSource(cdsCanon, join(path, 'cds_config'), issues);
   // lds_config / cds_config say `ads`, which means "the ads_config stream": it must exist.
+  // With only files (or nothing) configured, ads_config may be left out.
   const adsCanon = readMessage(dr, 'ads_config');
-  if (!adsCanon) {
-    issues.add(join(path, 'ads_config'), 'is required (switchyard fetches dynamic resources only over ADS)');
+  const needsAds = (ldsCanon && lds?.kind !== 'path') || (cdsCanon && cds?.kind !== 'path');
+  if (!adsCanon && needsAds) {
+    issues.add(join(path, 'ads_config'), 'is required (lds_config / cds_config say `ads: {}`: ADS must be configured to support an ADS config source)');
     return undefined;
   }
-  const ads = decodeAdsConfig(adsCanon, join(path, 'ads_config'), clusters, issues);
-  if (!ads) return undefined;
+  const ads = adsCanon ? decodeAdsConfig(adsCanon, join(path, 'ads_config'), clusters, issues) : undefined;
+  if (adsCanon && !ads) return undefined;
+  if ((ldsCanon && !lds) || (cdsCanon && !cds)) return undefined;
   return {
-    ads,
+    ...(ads ? { ads } : {}),
     lds: lds !== undefined,
     cds: cds !== undefined,
+    ...(lds?.kind === 'path' ? { ldsPath: lds } : {}),
+    ...(cds?.kind === 'path' ? { cdsPath: cds } : {}),
     initialFetchTimeoutMs: combinedTimeout([ldsCanon && lds, cdsCanon && cds]),
   };
 }
@@ -56,7 +61,7 @@ function combinedTimeout(sources: ({ initialFetchTimeoutMs?: number } | undefine
 
 function decodeAdsConfig(
   a: Canon, path: string, clusters: readonly ClusterConfig[], issues: ConfigIssues,
-): DynamicResourcesConfig['ads'] | undefined {
+): DynamicResourcesConfig['ads'] {
   // cluster_names, refresh_delay and request_timeout are REST-only; rate_limit_settings and
   // config_validators are not implemented. set_node_on_first_message_only is what the client does anyway.
   onlyFields(a, path, issues, ['api_type', 'transport_api_version', 'grpc_services', 'set_node_on_first_message_only']);

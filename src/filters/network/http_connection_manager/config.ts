@@ -6,7 +6,8 @@ import { ConfigIssues, join } from '../../../config/issues';
 import { decodeRouteConfiguration } from '../../../routing/decode';
 import type { RouteTable } from '../../../routing/types';
 import { type Canon, typeName } from '../../../xds/proto/canonical';
-import { decodeAdsConfigSource } from '../../../xds/resources/config_source';
+import { decodeConfigSource } from '../../../xds/resources/config_source';
+import type { PathSourceSpec } from '../../../config/types';
 import { decodeTypedConfig } from '../../../xds/resources/extension';
 import {
   NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
@@ -33,8 +34,8 @@ export interface HcmConfig {
   codecType: 'AUTO' | 'HTTP1' | 'HTTP2';
   /** The inline route_config; undefined when routes come over RDS. */
   routeTable?: RouteTable;
-  /** rds: the RouteConfiguration to watch over ADS (config_source `ads: {}`). */
-  rds?: { routeConfigName: string };
+  /** rds: the RouteConfiguration to watch, over ADS (config_source `ads: {}`) or from a file (`path`). */
+  rds?: { routeConfigName: string; path?: PathSourceSpec };
   /** In order; the last is always the router. Optional filters Switchyard lacks are left out. */
   httpFilters: HttpFilterConfig[];
   useRemoteAddress: boolean;
@@ -131,17 +132,18 @@ function decodeCommonOptions(c: Canon | undefined, path: string, issues: ConfigI
 
 /**
  * Rds: the RouteConfiguration named route_config_name, fetched over the bootstrap's ADS
- * stream (config_source `ads: {}`, the only source Switchyard fetches from).
+ * stream (config_source `ads: {}`) or read from a file (path_config_source).
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#extensions-filters-network-http-connection-manager-v3-rds
  */
-function decodeRds(rds: Canon, path: string, issues: ConfigIssues): { routeConfigName: string } | undefined {
+function decodeRds(rds: Canon, path: string, issues: ConfigIssues): HcmConfig['rds'] | undefined {
   onlyFields(rds, path, issues, ['config_source', 'route_config_name']);
   // config_source is required by the proto (PGV), which reports it when missing.
-  const source = decodeAdsConfigSource(readMessage(rds, 'config_source'), join(path, 'config_source'), issues);
+  const source = decodeConfigSource(readMessage(rds, 'config_source'), join(path, 'config_source'), issues);
   // Envoy requires the name for an ADS-fetched route (it is how the resource is requested).
   const routeConfigName = readString(rds, 'route_config_name', '');
   if (!routeConfigName) issues.add(join(path, 'route_config_name'), 'is required');
-  return source && routeConfigName ? { routeConfigName } : undefined;
+  if (!source || !routeConfigName) return undefined;
+  return source.kind === 'path' ? { routeConfigName, path: source } : { routeConfigName };
 }
 
 export function decodeHcm(canon: Canon, path: string, issues: ConfigIssues): HcmConfig {
