@@ -1,5 +1,6 @@
 // The running sidecar: clusters, listeners and the admin API built from a bootstrap, and
 // the lifecycle (start, drain, exit). Implements the AdminHost view the admin renders.
+import { isIPv4 } from 'node:net';
 import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
 import type { BootstrapConfig, ListenerConfig } from './config/types';
@@ -14,7 +15,6 @@ import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
 import { ClusterManager } from './upstream/cluster_manager';
 import './upstream/h2_pool';
-import { isIPv4 } from 'node:net';
 
 export interface ServerOptions {
   drainTimeS: number;

@@ -134,8 +134,8 @@ test('a file that does not parse is rejected and logged; the last good config ke
 });
 
 test('a resource that does not validate keeps its last good version and shows its error_state; the good ones in the file apply', async () => {
-  // `web` gets a policy Switchyard rejects; a new cluster `extra` in the same file is fine.
-  const bad = { ...webCluster(), lb_policy: 'MAGLEV' };
+  // `web` gets a Maglev table size Envoy rejects (not prime); a new cluster `extra` in the same file is fine.
+  const bad = { ...webCluster(), lb_policy: 'MAGLEV', maglev_lb_config: { table_size: 10 } };
   const extra = { name: 'extra', type: 'STATIC', connect_timeout: '1s', load_assignment: cla('extra', backA.port) };
   replace('cds.json', response('c2', CLUSTER, [bad, extra]));
   const clusters = await waitFor('extra to be active', async () => {
@@ -145,7 +145,7 @@ test('a resource that does not validate keeps its last good version and shows it
   }, { attempts: 100, intervalMs: 50 });
   const web = clusters.dynamic_active_clusters.find((x: any) => x.cluster?.name === 'web');
   assert.equal(web.version_info, 'c1', 'web keeps its last good version');
-  assert.match(web.error_state.details, /web: lb_policy: MAGLEV/);
+  assert.match(web.error_state.details, /web: maglev_lb_config\.table_size: /);
   assert.equal(web.error_state.version_info, 'c2');
   assert.equal(web.error_state.failed_configuration.lb_policy, 'MAGLEV');
   assert.equal(await backendOf(port1), 'b', 'web still serves');

@@ -59,7 +59,8 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     ...(edsServiceName !== undefined ? { edsServiceName } : {}),
     ...(eds?.path !== undefined ? { edsPath: eds.path } : {}),
     connectTimeoutMs: readDurationMs(canon, 'connect_timeout', path, issues, 5000), // Envoy default 5s
-    lbPolicy: lb.policy,
+    // ORIGINAL_DST clusters pick no host from a list: the connection names it (CLUSTER_PROVIDED).
+    lbPolicy: type === 'ORIGINAL_DST' ? 'CLUSTER_PROVIDED' : lb.policy,
     lb,
     localities,
     overprovisioningFactor: inlineOverprovisioning(canon),

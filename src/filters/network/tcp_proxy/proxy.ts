@@ -3,10 +3,10 @@
 // allowHalfOpen, design convention 11) and `pipe` gives backpressure both ways: a slow
 // reader on one side pauses the other side's socket instead of buffering without bound.
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/network_filters/tcp_proxy_filter
+import type { Socket } from 'node:net';
 import { connectionInfo } from '../../../listeners/connection_info';
 import { openUpstreamSocket, originalSource } from '../../../upstream/source';
 import type { OriginalDstHosts } from '../../../upstream/original_dst';
-import type { Socket } from 'node:net';
 import { log } from '../../../log';
 import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
 import { computeConnectionHash } from '../../../routing/hash_policy';
