@@ -98,5 +98,12 @@ test('http: request lines, the h2 preface, and everything else', () => {
   for (const notHttp of ['HELO example\r\n', 'GET /x HTTP/2.0\r\n', 'GET  /x HTTP/1.1\r\n', '\x16\x03\x01', 'SSH-2.0-OpenSSH\r\n', 'GET /x HTTP/1.1x']) {
     assert.equal(detectHttp(Buffer.from(notHttp, 'latin1')), 'none', JSON.stringify(notHttp));
   }
-  assert.equal(detectHttp(Buffer.alloc(9000, 'A')), 'none');
+  // A first word that no method starts with is decided at once (no waiting for the timeout).
+  assert.equal(detectHttp(Buffer.from('QWERTYUIOPASDFGHJKLZXCVBNM'.repeat(2))), 'none');
+  assert.equal(detectHttp(Buffer.from('X')), 'none');
+  assert.equal(detectHttp(Buffer.from('get / HTTP/1.1\r\n')), 'none', 'methods are case-sensitive');
+  assert.equal(detectHttp(Buffer.from('GETX / HTTP/1.1\r\n')), 'none');
+  assert.equal(detectHttp(Buffer.from('M-SEARCH * HTTP/1.1\r\n')), 'http/1.1');
+  assert.equal(detectHttp(Buffer.from('PROPFIN')), 'more');
+  assert.equal(detectHttp(Buffer.from('GET /' + 'a'.repeat(9000))), 'none');
 });
