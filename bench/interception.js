@@ -362,9 +362,17 @@ const OUT_CX = 'listener.[::]_15001.downstream_cx_total';
 // listener it was handed to, as in Envoy.
 const OUT_HTTP_CX = 'listener.0.0.0.0_8080.downstream_cx_total';
 const IN_CX = 'listener.[::]_15006.downstream_cx_total';
+// HTTP requests counted by each sidecar's connection manager (A's pooled keep-alive connections
+// to B outlive a run, so the next run may open no new connection at B).
+const OUT_RQ = 'http.outbound_0.0.0.0_8080.downstream_rq_total';
+const IN_RQ = 'http.inbound_0.0.0.0_8080.downstream_rq_total';
 function sidecarCx() {
   const a = stats('a');
-  return { out: (a.get(OUT_CX) ?? 0) + (a.get(OUT_HTTP_CX) ?? 0), in: stats('b').get(IN_CX) ?? 0 };
+  const b = stats('b');
+  return {
+    out: (a.get(OUT_CX) ?? 0) + (a.get(OUT_HTTP_CX) ?? 0), in: b.get(IN_CX) ?? 0,
+    out_rq: a.get(OUT_RQ) ?? 0, in_rq: b.get(IN_RQ) ?? 0,
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -522,12 +530,17 @@ async function measureHttp(path_) {
     p99_ms: wrkLatencyMs(out, 99),
     errors: (non2xx ? Number(non2xx[1]) : 0) + (sockErr ? sockErr.slice(1).reduce((s, x) => s + Number(x), 0) : 0),
     sidecar_cx: { a_out: after.out - before.out, b_in: after.in - before.in },
+    sidecar_rq: { a_out: after.out_rq - before.out_rq, b_in: after.in_rq - before.in_rq },
     command: `wrk ${args.join(' ')}`,
   };
 }
 
 /** Whether a run went where it should: through both sidecars (n connections each) or past both. */
 function routed(r, path_, n) {
+  if (r.sidecar_rq) {
+    const rq = r.sidecar_rq;
+    return path_ === 'direct' ? rq.a_out === 0 && rq.b_in === 0 : rq.a_out >= n && rq.b_in >= n;
+  }
   return path_ === 'direct' ? r.sidecar_cx.a_out === 0 && r.sidecar_cx.b_in === 0 : r.sidecar_cx.a_out >= n && r.sidecar_cx.b_in >= n;
 }
 
@@ -545,6 +558,7 @@ function pad(s, n, right = false) {
 async function main() {
   preflight();
   const started = new Date();
+  const loadStart = os.loadavg();
   created.scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-ibench-'));
   fs.chmodSync(created.scratch, 0o755); // the sidecars' uid reads their bootstraps here
   const as = ensureProxyUser();
@@ -616,6 +630,8 @@ async function main() {
   const result = {
     benchmark: 'interception',
     started: started.toISOString(),
+    // Other work on the machine moves every figure: the load averages at the start and the end.
+    loadavg: { start: loadStart, end: os.loadavg() },
     host: { cpus: NCPU, model: os.cpus()[0]?.model, kernel: os.release(), node: process.version },
     config: {
       rounds: ROUNDS, bulk_mb: BULK_MB, bulk_max_s: BULK_S, cps_count: CPS_COUNT, cps_concurrency: CPS_CONC, cps_max_s: CPS_S,
@@ -644,6 +660,7 @@ async function main() {
   }
   out.push(`sidecar RSS after the runs: A ${fmt(rss.a_kb / 1024, 0)} MB, B ${fmt(rss.b_kb / 1024, 0)} MB`);
   out.push(allRouted ? 'every run went the way it should (sidecar /stats checked)' : 'WARNING: some runs did not go the expected way (see routed_as_expected in the JSON)');
+  out.push(`load average (1 min) at start / end: ${loadStart[0].toFixed(1)} / ${os.loadavg()[0].toFixed(1)} on ${NCPU} CPUs (busy machines give noisy ratios)`);
   out.push(`results: ${path.relative(ROOT, file)}`);
   console.log(out.join('\n'));
 }
