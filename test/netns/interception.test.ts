@@ -52,7 +52,7 @@ async function startSidecar(pod: Pod, user: RunAs, vars: Record<string, string>)
   const dir = tempDir('switchyard-pod-');
   fs.chmodSync(dir, 0o755); // the sidecar's uid must read its bootstrap
   const file = path.join(dir, 'sidecar.yaml');
-  fs.writeFileSync(file, substitute(readFixture('pod_sidecar.yaml'), vars), { mode: 0o644 });
+  fs.writeFileSync(file, substitute(readFixture('pod_sidecar.yaml'), { INBOUND_LISTENER_FILTERS: '', ...vars }), { mode: 0o644 });
   const child = pod.spawn(process.execPath, [CLI, 'proxy', '-c', file, '--drain-time-s', '1'], { as: user });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -63,6 +63,16 @@ async function startSidecar(pod: Pod, user: RunAs, vars: Record<string, string>)
     await sleep(100);
   }
   throw new Error(`sidecar in ${vars.POD_NAME} not ready: ${stderr}`);
+}
+
+/** Stops a sidecar (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
+async function stopSidecar(s: Sidecar): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => s.child.once('exit', () => resolve()));
+  s.child.kill('SIGTERM');
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 function stats(s: Sidecar): Map<string, number> {
@@ -184,5 +194,100 @@ describe('interception between two pods (REDIRECT)', { skip }, () => {
     assert.equal(r.data, 'remote=127.0.0.6;to the excluded address');
     assert.equal(stat(sa, OUT), out0);
     assert.equal(stat(sb, IN), in0 + 1);
+  });
+});
+
+// Istio's TPROXY inbound mode: B's init captures inbound in the mangle table (TPROXY target,
+// fwmark 1337 → local routing table 133) and B's virtual inbound listener is transparent, so
+// its sidecar needs CAP_NET_ADMIN (kept across the uid change as an ambient capability). The
+// original destination is the accepted socket's own local address (there is no NAT).
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto (transparent)
+// https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/listener_filters/original_src_filter
+describe('interception between two pods (TPROXY inbound in B)', { skip }, () => {
+  let a: Pod;
+  let b: Pod;
+  let sa: Sidecar;
+  let sb: Sidecar;
+  let bUser: RunAs;
+  const ORIGINAL_SRC =
+    '- { name: envoy.filters.listener.original_src, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc, mark: 1337 } }';
+
+  before(async () => {
+    ({ a, b } = createPodPair());
+    const proxyUser = ensureUser(1337);
+    bUser = { ...proxyUser, capabilities: ['net_admin'] };
+    const common = ['-p', '15001', '-z', '15006', '-u', '1337', '-g', '1337'];
+    a.exec(process.execPath, [CLI, 'init', ...common, '-m', 'REDIRECT', '-o', '7000']);
+    b.exec(process.execPath, [CLI, 'init', ...common, '-m', 'TPROXY', '-d', '7000']);
+    await startApps(b, 'b');
+    sa = await startSidecar(a, proxyUser, { POD_NAME: 'a', PEER_IP: b.ip4, TRANSPARENT: 'false' });
+    sb = await startSidecar(b, bUser, { POD_NAME: 'b', PEER_IP: a.ip4, TRANSPARENT: 'true' });
+  });
+
+  after(() => {
+    if (process.exitCode) console.error(sa?.stderr(), sb?.stderr());
+  });
+
+  test('B\'s rules are the TPROXY ones (mangle ISTIO_TPROXY, fwmark 1337 → table 133)', () => {
+    const mangle = b.exec('iptables-save', ['-t', 'mangle']).stdout;
+    assert.match(mangle, /-A ISTIO_TPROXY .*-j TPROXY .*--on-port 15006/);
+    assert.match(mangle, /-A PREROUTING -p tcp -j ISTIO_INBOUND/);
+    assert.doesNotMatch(b.exec('iptables-save', ['-t', 'nat']).stdout, /-A PREROUTING -p tcp -j ISTIO_INBOUND/, 'no NAT capture of inbound');
+    assert.match(b.exec('ip', ['rule', 'show']).stdout, /fwmark 0x539 lookup 133/);
+  });
+
+  test('TCP: A → B:9000 is taken by B\'s transparent listener and reaches the app from 127.0.0.6', () => {
+    const [out0, in0] = [stat(sa, OUT), stat(sb, IN)];
+    const inb0 = stat(sb, 'cluster.InboundPassthroughClusterIpv4.upstream_cx_total');
+    const r = client(a, 'send', b.ip4, '9000', 'hello through tproxy');
+    assert.equal(r.error, undefined);
+    assert.equal(r.data, 'remote=127.0.0.6;hello through tproxy');
+    assert.equal(stat(sa, OUT), out0 + 1);
+    assert.equal(stat(sb, IN), in0 + 1);
+    assert.equal(stat(sb, 'cluster.InboundPassthroughClusterIpv4.upstream_cx_total'), inb0 + 1);
+  });
+
+  test('HTTP: A → b.test:8080 passes B\'s HTTP chain and reaches the app from 127.0.0.6', () => {
+    const in0 = stat(sb, IN);
+    const r = curlIn(a, ['--resolve', `b.test:8080:${b.ip4}`, 'http://b.test:8080/tproxy']);
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { app: 'b', port: 8080, remote: '127.0.0.6', host: 'b.test:8080', path: '/tproxy' });
+    assert.equal(r.headers['x-outbound-sidecar'], 'a');
+    assert.equal(r.headers['x-inbound-sidecar'], 'b');
+    assert.equal(stat(sb, IN), in0 + 1);
+  });
+
+  test('excluded port (-d 7000) bypasses B\'s TPROXY capture', () => {
+    const in0 = stat(sb, IN);
+    const r = client(a, 'recv', b.ip4, '7000');
+    assert.equal(r.data, `remote=${a.ip4}\n`);
+    assert.equal(stat(sb, IN), in0);
+  });
+
+  describe('with original_src (mark 1337) on B\'s inbound listener', () => {
+    before(async () => {
+      await stopSidecar(sb);
+      sb = await startSidecar(b, bUser, { POD_NAME: 'b', PEER_IP: a.ip4, TRANSPARENT: 'true', INBOUND_LISTENER_FILTERS: ORIGINAL_SRC });
+    });
+
+    test('TCP: the app sees A\'s address, and its replies return through B\'s sidecar', () => {
+      const [out0, in0] = [stat(sa, OUT), stat(sb, IN)];
+      const inb0 = stat(sb, 'cluster.InboundPassthroughClusterIpv4.upstream_cx_total');
+      const r = client(a, 'send', b.ip4, '9000', 'hello as myself');
+      assert.equal(r.error, undefined);
+      assert.equal(r.data, `remote=${a.ip4};hello as myself`);
+      assert.equal(stat(sa, OUT), out0 + 1);
+      assert.equal(stat(sb, IN), in0 + 1, 'exactly one inbound connection: the upstream was not captured again');
+      assert.equal(stat(sb, 'cluster.InboundPassthroughClusterIpv4.upstream_cx_total'), inb0 + 1);
+    });
+
+    test('HTTP: the app sees A\'s address through B\'s HTTP chain', () => {
+      const in0 = stat(sb, IN);
+      const r = curlIn(a, ['--resolve', `b.test:8080:${b.ip4}`, 'http://b.test:8080/src']);
+      assert.equal(r.status, 200);
+      assert.deepEqual(JSON.parse(r.body), { app: 'b', port: 8080, remote: a.ip4, host: 'b.test:8080', path: '/src' });
+      assert.equal(r.headers['x-inbound-sidecar'], 'b');
+      assert.equal(stat(sb, IN), in0 + 1);
+    });
   });
 });

@@ -67,6 +67,8 @@ process.on('exit', removeAll);
 export interface RunAs {
   uid: number;
   gid: number;
+  /** Capabilities kept across the uid change (inheritable + ambient), e.g. ['net_admin']. */
+  capabilities?: string[];
 }
 
 export class Pod {
@@ -91,7 +93,9 @@ export class Pod {
 
 function asUser(as: RunAs | undefined): string[] {
   if (as === undefined) return [];
-  return ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--'];
+  const caps = as.capabilities?.map((c) => `+${c}`).join(',');
+  const keep = caps ? [`--inh-caps=${caps}`, `--ambient-caps=${caps}`] : [];
+  return ['setpriv', `--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', ...keep, '--'];
 }
 
 /** Creates an empty pod (network namespace with loopback up). */

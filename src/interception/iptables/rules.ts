@@ -116,6 +116,10 @@ export function buildFamily(o: InitOptions, family: Family): FamilyPlan {
     nat(CHAIN.OUTPUT, '-p', 'udp', '--dport', p, '-j', 'RETURN');
   }
   nat(CHAIN.OUTPUT, '-o', 'lo', '-s', INBOUND_PASSTHROUGH_SRC[family], '-j', 'RETURN');
+  // TPROXY: the sidecar's original_src connections to the app carry the TPROXY mark (SO_MARK);
+  // without this they would match the uid rule below and be redirected to the inbound port
+  // again (a loop that ends in a connect timeout).
+  if (tproxy) nat(CHAIN.OUTPUT, '-o', 'lo', '-p', 'tcp', '-m', 'mark', '--mark', o.tproxyMark, '-j', 'RETURN');
   // If the include list names a loopback range the app's own loopback traffic is captured.
   const includesLoopback = [...o.outboundCidrs.v4, ...o.outboundCidrs.v6].some(isLoopbackCidr);
   const owner = (kind: '--uid-owner' | '--gid-owner', id: string) => {
