@@ -196,7 +196,7 @@ static_resources:
       base_ejection_time: 1s
       max_ejection_percent: 25`, [g1.port, g2.port, bad1.port, bad2.port])}
 `;
-    proxy = await startProxy(yaml);
+    proxy = await startProxy(yaml, { args: ['--drain-time-s', '1'] });
   });
 
   test('hosts are checked from startup: /ready waits for the first round, checks carry Envoy/HC, Host and added headers', async () => {
@@ -277,6 +277,11 @@ static_resources:
     // No more traffic: after base_ejection_time (1 s) a sweep returns it.
     await waitFor('un-ejection', async () => (await flags(proxy, 'od')).get(key(ejected[0].port)) === 'healthy', { attempts: 60, intervalMs: 100 });
     assert.equal((await proxy.stats()).get('cluster.od.outlier_detection.ejections_active'), 0);
+  });
+
+  test('with checks running, SIGTERM still ends the proxy cleanly (no timer or check connection holds it)', async () => {
+    const exit = await proxy.stop('SIGTERM', 15_000);
+    assert.deepEqual(exit, { code: 0, signal: null });
   });
 });
 
