@@ -82,9 +82,9 @@ export function clustersText(views: ClusterView[]): string {
       lines.push(`${pre}sub_zone::${h.locality?.sub_zone ?? ''}`);
       lines.push(`${pre}canary::false`);
       lines.push(`${pre}priority::${h.priority}`);
-      // No outlier detection yet: Envoy prints -1 when there is no success-rate figure.
-      lines.push(`${pre}success_rate::-1`);
-      lines.push(`${pre}local_origin_success_rate::-1`);
+      // The last outlier-detection sweep's success rates; -1 when there is no figure (as Envoy).
+      lines.push(`${pre}success_rate::${h.outlier?.external.rate ?? -1}`);
+      lines.push(`${pre}local_origin_success_rate::${h.outlier?.localOrigin.rate ?? -1}`);
     }
   }
   return lines.length ? lines.join('\n') + '\n' : '';
@@ -123,7 +123,9 @@ function hostStatusJson(h: Host): Json {
   const health: Json = {};
   put(health, 'failed_active_health_check', (h.healthFlags & HealthFlag.FAILED_ACTIVE_HC) !== 0);
   put(health, 'failed_outlier_check', (h.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) !== 0);
+  put(health, 'failed_active_degraded_check', (h.healthFlags & HealthFlag.DEGRADED_ACTIVE_HC) !== 0);
   put(health, 'pending_dynamic_removal', (h.healthFlags & HealthFlag.PENDING_DYNAMIC_REMOVAL) !== 0);
+  put(health, 'pending_active_hc', (h.healthFlags & HealthFlag.PENDING_ACTIVE_HC) !== 0);
   // Envoy reports an endpoint without an EDS health status as HEALTHY.
   put(health, 'eds_health_status', h.edsHealth === 'UNKNOWN' ? 'HEALTHY' : h.edsHealth);
   const locality: Json = {};
@@ -138,6 +140,10 @@ function hostStatusJson(h: Host): Json {
   put(out, 'hostname', h.hostname);
   put(out, 'priority', h.priority);
   put(out, 'locality', locality);
+  const sr = h.outlier?.external.rate ?? -1;
+  const lsr = h.outlier?.localOrigin.rate ?? -1;
+  if (sr >= 0) out.success_rate = { value: sr };
+  if (lsr >= 0) out.local_origin_success_rate = { value: lsr };
   return out;
 }
 

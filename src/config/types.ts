@@ -1,6 +1,8 @@
 // Domain types for bootstrap, listeners and clusters: what the runtime sees after
 // decoding (design convention 1: raw protos stop at the decoders).
 import type { LbConfig } from '../upstream/lb/config';
+import type { EndpointHealthCheckConfig, HealthCheckConfig } from '../upstream/health/config';
+import type { OutlierConfig } from '../upstream/outlier/config';
 import type { Canon } from '../xds/proto/canonical';
 
 export interface SocketAddress {
@@ -80,6 +82,8 @@ export interface EndpointConfig {
   hostname?: string;
   /** metadata.filter_metadata["envoy.lb"].hash_key: the host's key for ring hash / Maglev placement. */
   hashKey?: string;
+  /** endpoint.health_check_config. */
+  healthCheck?: EndpointHealthCheckConfig;
 }
 
 export interface LocalityEndpoints {
@@ -127,6 +131,12 @@ export interface ClusterConfig {
   originalDst?: OriginalDstClusterConfig;
   /** upstream_bind_config.source_address: the source of upstream connections. */
   upstreamBind?: { address: string; port: number };
+  /** health_checks: active health checking (src/upstream/health/). */
+  healthChecks: HealthCheckConfig[];
+  /** outlier_detection: passive health checking (src/upstream/outlier/); absent = off. */
+  outlier?: OutlierConfig;
+  /** ignore_health_on_host_removal: with active health checks, drop removed hosts at once. */
+  ignoreHealthOnHostRemoval: boolean;
   /** The cluster as decoded (canonical form), for /config_dump. */
   raw: Canon;
 }

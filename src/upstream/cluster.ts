@@ -19,6 +19,9 @@ import { LazyInterval } from '../util/lazy_interval';
 import { OriginalDstHosts } from './original_dst';
 import { sourceKey, type UpstreamSource } from './source';
 import type { ConnectionPool } from './pool';
+import { HealthChecker } from './health/checker';
+import { Transition } from './health/state';
+import { OutlierDetector } from './outlier/detector';
 
 export type UpstreamProtocol = 'http1' | 'http2';
 
@@ -63,6 +66,15 @@ export class Cluster {
   /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
   readonly originalDst: OriginalDstHosts | null = null;
   private closed = false;
+  /** health_checks (Envoy allows one per cluster); null without active health checking. */
+  readonly healthChecker: HealthChecker | null = null;
+  /** outlier_detection; null when not configured. */
+  readonly outlierDetector: OutlierDetector | null = null;
+  /**
+   * Active-HC flags of the hosts of the cluster this one replaces (a CDS update): a host that
+   * remains keeps its health instead of starting over as failed (see setHosts).
+   */
+  private inherited: Map<string, number> | null = null;
   readonly lastUpdated = new Date();
   versionInfo?: string;
 
@@ -70,8 +82,24 @@ export class Cluster {
     readonly config: ClusterConfig,
     store: StatsStore,
     readonly addedViaApi = false,
+    previous?: Cluster,
   ) {
     this.stats = new ClusterStats(store, config.name);
+    if (config.healthChecks.length > 0) {
+      this.healthChecker = new HealthChecker(config.healthChecks[0], {
+        name: config.name,
+        hadTraffic: () => this.stats.upstream_cx_total.value > 0,
+        onHealthChanged: (h, t) => this.onActiveHealthChanged(h, t),
+        onCheckPassed: (h) => this.outlierDetector?.onActiveCheckPassed(h),
+      }, store);
+      if (previous?.healthChecker) {
+        const hc = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.DEGRADED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
+        this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & hc]));
+      }
+    }
+    if (config.outlier !== undefined) {
+      this.outlierDetector = new OutlierDetector(config.outlier, { name: config.name, onOutlierChanged: () => this.rebuild() }, store);
+    }
     this.settings = {
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.upstreamIdleTimeoutMs,
@@ -113,35 +141,83 @@ export class Cluster {
     this.setHosts(hosts);
   }
 
-  /** Swaps in a new host list; pools of hosts that are gone are drained. */
+  /**
+   * Swaps in a new host list; pools of hosts that are gone are drained. With active health
+   * checking, a new host starts as failed (and pending its first check) until a check
+   * passes, and a removed host that still passes its checks stays, flagged
+   * /pending_dynamic_removal, until it fails one (unless ignore_health_on_host_removal), as
+   * Envoy's dynamic clusters do.
+   * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/service_discovery#on-eventually-consistent-service-discovery
+   */
   setHosts(hosts: Host[]): void {
-    const keep = new Set(hosts.map((h) => h.key));
+    const hc = this.healthChecker;
+    const old = new Map(this.hosts.map((h) => [h.key, h]));
+    const incoming = new Set(hosts.map((h) => h.key));
+    // Removed hosts that active health checking still vouches for.
+    const retained: Host[] = [];
+    if (hc !== null && !this.config.ignoreHealthOnHostRemoval) {
+      for (const h of this.hosts) {
+        if (incoming.has(h.key) || h.healthCheckConfig?.disableActiveHealthCheck) continue;
+        if (h.healthFlags & (HealthFlag.FAILED_ACTIVE_HC | HealthFlag.FAILED_EDS_HEALTH)) continue;
+        h.healthFlags |= HealthFlag.PENDING_DYNAMIC_REMOVAL;
+        retained.push(h);
+      }
+    }
+    const keep = new Set([...incoming, ...retained.map((h) => h.key)]);
     for (const [k, p] of this.pools) {
       const hostKey = k.slice(k.indexOf('|') + 1);
       if (!keep.has(hostKey)) {
         p.drain();
         this.pools.delete(k);
-        const h = this.hosts.find((x) => x.key === hostKey);
+        const h = old.get(hostKey);
         if (h !== undefined) h.h1Pool = h.h2Pool = null;
       }
     }
-    // Keep the Host objects (and their stats) of endpoints that remain.
-    const old = new Map(this.hosts.map((h) => [h.key, h]));
+    // Keep the Host objects (and their stats and health) of endpoints that remain.
     this.hosts = hosts.map((h) => {
       const o = old.get(h.key);
-      if (o === undefined) return h;
+      if (o === undefined) {
+        if (hc !== null && !h.healthCheckConfig?.disableActiveHealthCheck) {
+          const carried = this.inherited?.get(h.key);
+          h.healthFlags |= carried ?? HealthFlag.FAILED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
+        }
+        return h;
+      }
       o.weight = h.weight;
       o.ip = h.ip;
       o.localityWeight = h.localityWeight;
       o.hashKey = h.hashKey;
+      o.healthCheckConfig = h.healthCheckConfig;
       // EDS health comes with the assignment; active-HC and outlier flags stay the host's own.
       const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
       o.edsHealth = h.edsHealth;
-      o.healthFlags = (o.healthFlags & ~eds) | (h.healthFlags & eds);
+      o.healthFlags = (o.healthFlags & ~(eds | HealthFlag.PENDING_DYNAMIC_REMOVAL)) | (h.healthFlags & eds);
       return o;
     });
+    if (retained.length > 0) this.hosts.push(...retained);
+    hc?.setHosts(this.hosts);
+    this.outlierDetector?.setHosts(this.hosts);
     this.rebuild();
     this.stats.membership_change.inc();
+  }
+
+  /** An active health check changed a host: a host awaiting removal that now fails goes; else rebuild. */
+  private onActiveHealthChanged(host: Host, _t: Transition): void {
+    if (this.closed) return;
+    const f = host.healthFlags;
+    if (f & HealthFlag.PENDING_DYNAMIC_REMOVAL && f & HealthFlag.FAILED_ACTIVE_HC) {
+      this.setHosts(this.hosts.filter((h) => h !== host));
+      return;
+    }
+    this.rebuild();
+  }
+
+  /**
+   * Resolves once the first round of active health checks is done (at once without health
+   * checks): Envoy does not finish a cluster's initialization before that.
+   */
+  initialHealthChecks(): Promise<void> {
+    return this.healthChecker?.initialized() ?? Promise.resolve();
   }
 
   /** Rebuilds the picker after a host or health change. */
@@ -236,6 +312,8 @@ export class Cluster {
   /** The cluster is being replaced or removed: finish in-flight requests, then close. */
   drain(): void {
     this.closed = true;
+    this.healthChecker?.stop();
+    this.outlierDetector?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
@@ -245,6 +323,8 @@ export class Cluster {
 
   destroy(): void {
     this.closed = true;
+    this.healthChecker?.stop();
+    this.outlierDetector?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);

@@ -15,7 +15,7 @@ export class ClusterManager {
 
   addOrUpdate(config: ClusterConfig, addedViaApi = false): Cluster {
     const old = this.clusters.get(config.name);
-    const c = new Cluster(config, this.store, addedViaApi);
+    const c = new Cluster(config, this.store, addedViaApi, old);
     this.clusters.set(config.name, c);
     old?.drain();
     return c;

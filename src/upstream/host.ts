@@ -1,6 +1,8 @@
 // One upstream endpoint of a cluster, with its per-host counters (what /clusters shows).
 import type { EndpointConfig, HealthStatus } from '../config/types';
 import type { ConnectionPool } from './pool';
+import type { EndpointHealthCheckConfig } from './health/config';
+import type { HostMonitor } from './outlier/host_monitor';
 
 /** Health flags as Envoy prints them in /clusters (health_flags). */
 export const enum HealthFlag {
@@ -9,6 +11,10 @@ export const enum HealthFlag {
   FAILED_EDS_HEALTH = 4,
   DEGRADED_EDS_HEALTH = 8,
   PENDING_DYNAMIC_REMOVAL = 16,
+  /** Active health checks say degraded (the response carried x-envoy-degraded). */
+  DEGRADED_ACTIVE_HC = 32,
+  /** A new host whose first active health check has not completed. */
+  PENDING_ACTIVE_HC = 64,
 }
 
 export class HostStats {
@@ -36,6 +42,10 @@ export class Host {
   localityWeight = 0;
   /** metadata envoy.lb hash_key, when set: the key ring hash and Maglev place this host by. */
   hashKey: string | undefined;
+  /** endpoint.health_check_config: another port or Host for active checks, or none. */
+  healthCheckConfig: EndpointHealthCheckConfig | undefined;
+  /** The outlier detector's monitor of this host (null: no outlier_detection); the router reports results to it. */
+  outlier: HostMonitor | null = null;
 
   constructor(
     readonly address: string,
@@ -56,6 +66,7 @@ export class Host {
     const h = new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname);
     h.localityWeight = localityWeight;
     h.hashKey = e.hashKey;
+    h.healthCheckConfig = e.healthCheck;
     return h;
   }
 
@@ -67,7 +78,7 @@ export class Host {
   /** Envoy's coarse health: 0 healthy, 1 degraded, 2 unhealthy. Load balancers treat degraded hosts apart. */
   get coarseHealth(): 0 | 1 | 2 {
     if (!this.healthy) return 2;
-    return this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH ? 1 : 0;
+    return this.healthFlags & (HealthFlag.DEGRADED_EDS_HEALTH | HealthFlag.DEGRADED_ACTIVE_HC) ? 1 : 0;
   }
 
   /** The key ring hash and Maglev hash this host by (Envoy's hashKey()): hostname, metadata hash_key, or "ip:port". */
@@ -83,8 +94,10 @@ export class Host {
     if (this.healthFlags & HealthFlag.FAILED_ACTIVE_HC) s += '/failed_active_hc';
     if (this.healthFlags & HealthFlag.FAILED_OUTLIER_CHECK) s += '/failed_outlier_check';
     if (this.healthFlags & HealthFlag.FAILED_EDS_HEALTH) s += '/failed_eds_health';
+    if (this.healthFlags & HealthFlag.DEGRADED_ACTIVE_HC) s += '/degraded_active_hc';
     if (this.healthFlags & HealthFlag.DEGRADED_EDS_HEALTH) s += '/degraded_eds_health';
     if (this.healthFlags & HealthFlag.PENDING_DYNAMIC_REMOVAL) s += '/pending_dynamic_removal';
+    if (this.healthFlags & HealthFlag.PENDING_ACTIVE_HC) s += '/pending_active_hc';
     return s;
   }
 }

@@ -102,7 +102,7 @@ test('the bad fixture reports every error with its path', () => {
     'static_resources.listeners[0].filter_chains[0].filters[0].typed_config.weighted_clusters: "weighted_clusters" and "cluster" are both set, but only one field of oneof "cluster_specifier" may be set',
     'static_resources.listeners[0].filter_chains[0].filters[1].typed_config: unsupported typed_config @type "type.googleapis.com/acme.filters.Nope"',
     'static_resources.clusters[0]: unknown field "conect_timeout"',
-    'static_resources.clusters[0].outlier_detection: not supported by switchyard',
+    'static_resources.clusters[0].preconnect_policy: not supported by switchyard',
     'static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value: value must be <= 65535',
     'static_resources.clusters[1].connect_timeout: invalid duration "5 seconds": expected e.g. "1s", "0.25s"',
     'static_resources.clusters[2].load_assignment.endpoints[0].lb_endpoints[1].endpoint.address.socket_address.port_value: expected integer, got "http"',

@@ -145,7 +145,7 @@ test('ClusterLoadAssignment: localities, priorities, weights and health; IP endp
       proximity: 1,
       lb_endpoints: [
         lbEndpoint('backend.svc', 8080),
-        { endpoint: { address: sock('10.0.0.2', 8080), health_check_config: { port_value: 9000 } } },
+        { endpoint: { address: sock('10.0.0.2', 8080), health_check_config: { port_value: 9000, address: sock('10.0.0.3', 1) } } },
         { health_status: 'HEALTHY' },
       ],
     }],
@@ -153,7 +153,7 @@ test('ClusterLoadAssignment: localities, priorities, weights and health; IP endp
     'policy.drop_overloads: not supported by switchyard yet',
     'endpoints[0].proximity: not supported by switchyard',
     'endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: malformed IP address: "backend.svc"',
-    'endpoints[0].lb_endpoints[1].endpoint.health_check_config: not supported by switchyard',
+    'endpoints[0].lb_endpoints[1].endpoint.health_check_config.address: not supported by switchyard',
     'endpoints[0].lb_endpoints[2].endpoint: is required',
   ]);
   assert.deepEqual(errorLines(decodeClusterLoadAssignmentResource(overWire(EDS, { cluster_name: 'a' }), 'b')), [

@@ -9,8 +9,11 @@ import { decodeConfigSource } from './config_source';
 import type { PathSourceSpec } from '../../config/types';
 import { decodeClusterLoadAssignment } from './endpoint';
 import { LB_CLUSTER_FIELDS, decodeLbConfig } from './lb_policy';
+import { decodeHealthCheck } from './health_check';
+import { decodeOutlierDetection } from './outlier_detection';
+import type { HealthCheckConfig } from '../../upstream/health/config';
 import {
-  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
+  NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readList, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
 } from './fields';
 
 const CLUSTER_FIELDS = [
@@ -19,6 +22,7 @@ const CLUSTER_FIELDS = [
   'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
   'dns_lookup_family', 'metadata', ...LB_CLUSTER_FIELDS,
   'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config',
+  'health_checks', 'outlier_detection', 'ignore_health_on_host_removal',
 ];
 
 const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
@@ -47,12 +51,25 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
   if (type !== 'ORIGINAL_DST') {
     rejectField(canon, 'original_dst_lb_config', path, issues, 'only valid for type ORIGINAL_DST');
     rejectField(canon, 'cleanup_interval', path, issues, 'only valid for type ORIGINAL_DST');
+  } else {
+    // Hosts of an ORIGINAL_DST cluster come and go per connection: no health checking of them yet.
+    rejectField(canon, 'health_checks', path, issues, 'for cluster type ORIGINAL_DST');
+    rejectField(canon, 'outlier_detection', path, issues, 'for cluster type ORIGINAL_DST');
+  }
+  if (readList(canon, 'health_checks').length > 1) {
+    // Envoy: "Multiple health checks not supported".
+    issues.add(join(path, 'health_checks'), 'multiple health checks not supported');
   }
   const localities = decodeLoadAssignment(canon, type, path, issues);
   if (type !== 'EDS') rejectField(canon, 'eds_cluster_config', path, issues, 'only valid for type EDS');
   const eds = type === 'EDS' ? decodeEdsClusterConfig(canon, name, path, issues) : undefined;
   const edsServiceName = eds?.serviceName;
   const proto = decodeProtocolOptions(canon, path, issues);
+  const http2 = proto.upstreamProtocol !== 'http1';
+  const healthChecks = readList(canon, 'health_checks')
+    .map((h: Canon, i: number) => decodeHealthCheck(h, join(join(path, 'health_checks'), i), issues, http2))
+    .filter((h): h is HealthCheckConfig => h !== undefined);
+  const od = readMessage(canon, 'outlier_detection');
   return {
     name,
     type,
@@ -70,6 +87,9 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     perConnectionBufferLimitBytes: readNumber(canon, 'per_connection_buffer_limit_bytes', 1048576),
     ...(type === 'ORIGINAL_DST' ? { originalDst: decodeOriginalDstLbConfig(canon, path, issues) } : {}),
     ...decodeBindConfig(readMessage(canon, 'upstream_bind_config'), join(path, 'upstream_bind_config'), issues),
+    healthChecks,
+    ...(od !== undefined ? { outlier: decodeOutlierDetection(od, join(path, 'outlier_detection'), issues) } : {}),
+    ignoreHealthOnHostRemoval: readBool(canon, 'ignore_health_on_host_removal', false),
     raw: canon,
   };
 }

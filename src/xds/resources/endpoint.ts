@@ -4,6 +4,7 @@
 // https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/endpoint/v3/endpoint_components.proto
 import { ConfigIssues, join } from '../../config/issues';
 import type { EndpointConfig, HealthStatus, LocalityEndpoints } from '../../config/types';
+import type { EndpointHealthCheckConfig } from '../../upstream/health/config';
 import type { Canon } from '../proto/canonical';
 import { decodeAddress, requireIp } from './address';
 import { NOT_SUPPORTED, onlyFields, readList, readMessage, readNumber, readString, requireField } from './fields';
@@ -64,8 +65,8 @@ function decodeLbEndpoint(e: Canon, path: string, issues: ConfigIssues, opts: Lo
   onlyFields(e, path, issues, ['endpoint', 'health_status', 'metadata', 'load_balancing_weight']);
   const ep = readMessage(e, 'endpoint');
   const epPath = join(path, 'endpoint');
-  // health_check_config and additional_addresses come with health checking / happy eyeballs.
-  onlyFields(ep, epPath, issues, ['address', 'hostname']);
+  // additional_addresses comes with happy eyeballs.
+  onlyFields(ep, epPath, issues, ['address', 'hostname', 'health_check_config']);
   if (!ep) issues.add(epPath, 'is required');
   else requireField(ep, 'address', epPath, issues);
   const address = decodeAddress(readMessage(ep, 'address'), join(epPath, 'address'), issues);
@@ -76,6 +77,18 @@ function decodeLbEndpoint(e: Canon, path: string, issues: ConfigIssues, opts: Lo
     healthStatus: readString(e, 'health_status', 'UNKNOWN') as HealthStatus,
     hostname: readString(ep, 'hostname'),
     hashKey: lbHashKey(readMessage(e, 'metadata')),
+    ...(ep?.health_check_config !== undefined ? { healthCheck: decodeEndpointHealthCheck(readMessage(ep, 'health_check_config') ?? {}, join(epPath, 'health_check_config'), issues) } : {}),
+  };
+}
+
+/** Endpoint.HealthCheckConfig: another port or Host for this endpoint's checks, or none at all. */
+function decodeEndpointHealthCheck(c: Canon, path: string, issues: ConfigIssues): EndpointHealthCheckConfig {
+  // `address` (check another IP) is not implemented: rejected by name.
+  onlyFields(c, path, issues, ['port_value', 'hostname', 'disable_active_health_check']);
+  return {
+    portValue: readNumber(c, 'port_value', 0),
+    hostname: readString(c, 'hostname', ''),
+    disableActiveHealthCheck: c.disable_active_health_check === true,
   };
 }
 

@@ -19,6 +19,7 @@ import type { HeaderMutations, Route, RouteAction } from '../../../routing/types
 import type { Cluster } from '../../../upstream/cluster';
 import type { Host } from '../../../upstream/host';
 import type { PoolClient, PoolRequest } from '../../../upstream/pool';
+import { reportHttpOutcome } from '../../../upstream/outlier/report';
 import type { HcmRuntime } from './runtime';
 
 const EMPTY = Buffer.alloc(0);
@@ -576,6 +577,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     }
     this.hcm.stats.downstream_rq_active.dec();
     if (this.cluster !== null && this.host !== null) this.cluster.stats.upstream_rq_active.dec();
+    if (this.host !== null) reportHttpOutcome(this.host, this.responseCode, this.responseFlags);
     this.hcm.streamDone(this);
   }
 }

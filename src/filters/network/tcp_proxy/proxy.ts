@@ -15,6 +15,7 @@ import type { LbContext } from '../../../upstream/lb/picker';
 import type { ClusterManager } from '../../../upstream/cluster_manager';
 import type { Host } from '../../../upstream/host';
 import type { TcpProxyConfig } from './config';
+import { reportConnectOutcome } from '../../../upstream/outlier/report';
 
 class TcpProxyStats {
   readonly downstream_cx_total: Counter;
@@ -154,6 +155,7 @@ class TcpSession implements LbContext {
     const timer = timeout > 0 ? setTimeout(() => up.destroy(new Error('connect timeout')), timeout) : null;
     up.once('connect', () => {
       if (timer) clearTimeout(timer);
+      reportConnectOutcome(host, 'connected');
       this.onConnected(up);
     });
     up.on('error', (e) => {
@@ -176,6 +178,7 @@ class TcpSession implements LbContext {
     cs.upstream_cx_connect_fail.inc();
     if (e.message === 'connect timeout') cs.upstream_cx_connect_timeout.inc();
     host.stats.cx_connect_fail++;
+    reportConnectOutcome(host, e.message === 'connect timeout' ? 'timeout' : 'failed');
     up.destroy();
     if (log.enabled('debug')) log.debug('tcp_proxy connect failed', { cluster: this.cluster.config.name, host: host.key, error: e.message });
     if (this.attempts < this.maxAttempts && !this.closed) this.connect();
