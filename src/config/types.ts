@@ -1,3 +1,4 @@
+import type { CircuitBreakersConfig } from '../upstream/circuit_breakers';
 // Domain types for bootstrap, listeners and clusters: what the runtime sees after
 // decoding (design convention 1: raw protos stop at the decoders).
 import type { LbConfig } from '../upstream/lb/config';
@@ -127,6 +128,8 @@ export interface ClusterConfig {
   originalDst?: OriginalDstClusterConfig;
   /** upstream_bind_config.source_address: the source of upstream connections. */
   upstreamBind?: { address: string; port: number };
+  /** circuit_breakers.thresholds per priority (Envoy's defaults when absent). */
+  circuitBreakers: CircuitBreakersConfig;
   /** The cluster as decoded (canonical form), for /config_dump. */
   raw: Canon;
 }

@@ -8,6 +8,7 @@ import { decodeSocketAddress } from './address';
 import { decodeConfigSource } from './config_source';
 import type { PathSourceSpec } from '../../config/types';
 import { decodeClusterLoadAssignment } from './endpoint';
+import { decodeCircuitBreakers } from '../../upstream/circuit_breakers';
 import { LB_CLUSTER_FIELDS, decodeLbConfig } from './lb_policy';
 import {
   NOT_SUPPORTED, onlyFields, readBool, readDurationMs, readEnum, readMessage, readNumber, readString, rejectField, rejectFieldYet, requireField,
@@ -18,7 +19,7 @@ const CLUSTER_FIELDS = [
   'lb_policy', 'load_assignment', 'max_requests_per_connection', 'common_http_protocol_options',
   'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
   'dns_lookup_family', 'metadata', ...LB_CLUSTER_FIELDS,
-  'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config',
+  'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config', 'circuit_breakers',
 ];
 
 const TYPES: DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
@@ -69,6 +70,7 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     perConnectionBufferLimitBytes: readNumber(canon, 'per_connection_buffer_limit_bytes', 1048576),
     ...(type === 'ORIGINAL_DST' ? { originalDst: decodeOriginalDstLbConfig(canon, path, issues) } : {}),
     ...decodeBindConfig(readMessage(canon, 'upstream_bind_config'), join(path, 'upstream_bind_config'), issues),
+    circuitBreakers: decodeCircuitBreakers(readMessage(canon, 'circuit_breakers'), join(path, 'circuit_breakers'), issues),
     raw: canon,
   };
 }
