@@ -20,7 +20,8 @@ import type { Cluster } from '../../../upstream/cluster';
 import type { Host } from '../../../upstream/host';
 import type { PoolClient, PoolRequest } from '../../../upstream/pool';
 import type { HcmRuntime } from './runtime';
-import { encodeGrpcMessage, GRPC_DEADLINE_EXCEEDED, httpToGrpcStatus, parseGrpcTimeout } from '../../../http/grpc';
+import { encodeGrpcMessage, GRPC_DEADLINE_EXCEEDED, httpToGrpcStatus } from '../../../http/grpc';
+import { computeRouterTimeouts } from './router_timeouts';
 import { isGrpcContentType } from '../../../routing/match';
 import { parseRetryOn } from '../../../routing/retry_policy';
 import type { VirtualHost } from '../../../routing/types';
@@ -304,68 +305,26 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       this.routeTimeoutMs = timeout;
       if (this.requestDone) this.routeDeadline = Date.now() + timeout;
     }
-    if (a.retryPolicy !== undefined || this.envoyHeaders) this.setUpRetries(a, vh);
+    this.attemptCountHeader = vh.includeRequestAttemptCount;
+    this.attemptCountInResponse = vh.includeAttemptCountInResponse;
+    if (a.retryPolicy !== undefined || this.envoyHeaders) this.setUpRetries(a);
     this.pickAndConnect();
   }
 
-  /**
-   * The route timeout and per-try timeout in force (Envoy's FilterUtility::finalTimeout):
-   * the route's timeout, or for gRPC with max_grpc_timeout the grpc-timeout header (minus
-   * grpc_timeout_offset, capped); then the trusted x-envoy-upstream-rq-timeout-ms and
-   * -per-try-timeout-ms headers; a per-try timeout not below the global one is dropped.
-   * Also the stream's max_stream_duration (route, or grpc-timeout with grpc_timeout_header_max).
-   */
+  /** The timeouts in force for this request (router_timeouts.ts); returns the route timeout. */
   private routerTimeouts(a: RouteAction): number {
-    let timeout = a.timeoutMs;
-    let perTry = a.retryPolicy?.perTryTimeoutMs ?? 0;
-    let perRequest = false;
-    const h = this.head.headers;
-    if (a.maxGrpcTimeoutMs !== undefined || a.grpcTimeoutHeaderMaxMs !== undefined || a.maxStreamDurationMs !== undefined) {
-      const grpc = isGrpcContentType(h.get('content-type'));
-      const gv = grpc ? h.get('grpc-timeout') : undefined;
-      const grpcMs = gv === undefined ? undefined : parseGrpcTimeout(gv);
-      if (grpc && a.maxGrpcTimeoutMs !== undefined) {
-        let g = grpcMs ?? 0;
-        const off = a.grpcTimeoutOffsetMs;
-        if (off > 0 && off < g) g -= off;
-        const max = a.maxGrpcTimeoutMs;
-        if (max !== 0 && (g === 0 || g > max)) g = max;
-        timeout = g;
-        perRequest = true;
-      }
-      if (grpcMs !== undefined && a.grpcTimeoutHeaderMaxMs !== undefined) {
-        let d = grpcMs;
-        const max = a.grpcTimeoutHeaderMaxMs;
-        if (max !== 0 && (d === 0 || d > max)) d = max;
-        const off = a.grpcTimeoutHeaderOffsetMs;
-        if (d !== 0 && off > 0) d = off < d ? d - off : 1;
-        this.durationMs = d;
-        perRequest = true;
-      } else if (a.maxStreamDurationMs !== undefined) this.durationMs = a.maxStreamDurationMs;
-    }
-    if (this.envoyHeaders) {
-      const t = readMsHeader(h, 'x-envoy-upstream-rq-timeout-ms');
-      if (t !== undefined) {
-        timeout = t;
-        perRequest = true;
-      }
-      const pt = readMsHeader(h, 'x-envoy-upstream-rq-per-try-timeout-ms');
-      if (pt !== undefined) {
-        perTry = pt;
-        perRequest = true;
-      }
-    }
-    if (timeout !== 0 && perTry >= timeout) perTry = 0;
-    this.perTryMs = perTry;
-    if (perRequest) {
-      const shortest = Math.min(...[timeout, perTry, this.durationMs].filter((x) => x > 0), 60_000);
+    const t = computeRouterTimeouts(a, this.head.headers, this.envoyHeaders, this.durationMs);
+    this.perTryMs = t.perTryMs;
+    this.durationMs = t.durationMs;
+    if (t.perRequest) {
+      const shortest = Math.min(...[t.timeoutMs, t.perTryMs, t.durationMs].filter((x) => x > 0), 60_000);
       this.hcm.needSweep(this, shortest);
     }
-    return timeout;
+    return t.timeoutMs;
   }
 
   /** The retry policy of the route (or virtual host) plus the trusted x-envoy-retry-* headers. */
-  private setUpRetries(a: RouteAction, vh: VirtualHost): void {
+  private setUpRetries(a: RouteAction): void {
     const policy = a.retryPolicy;
     let on = policy?.retryOn ?? 0;
     let max = policy?.numRetries ?? 1;
@@ -381,9 +340,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       h.remove('x-envoy-retry-grpc-on');
       h.remove('x-envoy-max-retries');
     }
-    this.attemptCountHeader = vh.includeRequestAttemptCount;
-    this.attemptCountInResponse = vh.includeAttemptCountInResponse;
-    if (on === 0) return;
+    // An upgrade's "body" is the tunnel: it is never kept for a replay, nor retried.
+    if (on === 0 || this.head.headers.has('upgrade')) return;
     this.retry = new RetryState(on, max, policy);
     if (!this.requestDone) this.replay = [];
   }
@@ -885,11 +843,3 @@ function internalRequest(h: HeaderMap): boolean {
   return xff !== undefined && !xff.includes(',') && isInternal(xff.trim());
 }
 
-/** A trusted x-envoy-*-ms header as a number of ms (removed from the upstream request); undefined when absent or malformed. */
-function readMsHeader(h: HeaderMap, name: string): number | undefined {
-  const v = h.get(name);
-  if (v === undefined) return undefined;
-  h.remove(name);
-  const t = v.trim();
-  return /^\d+$/.test(t) ? Number(t) : undefined;
-}
