@@ -693,14 +693,20 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.cluster?.stats.upstream_rq_per_try_timeout.inc();
     if (this.host !== null) this.host.stats.rq_timeout++;
     if (this.retry !== null && this.maybeRetry(this.retry.wouldRetryReset('timeout'))) return;
-    this.onTimeout();
+    this.timedOut();
   }
 
+  /** The route (global) timeout, from the sweeper. */
   onTimeout(): void {
     this.routeDeadline = 0;
     if (this.done) return;
     this.cluster?.stats.upstream_rq_timeout.inc();
     if (this.host !== null) this.host.stats.rq_timeout++;
+    this.timedOut();
+  }
+
+  /** A timeout ended the request: 504 UT, or a reset when the response has started. */
+  private timedOut(): void {
     if (this.upstream !== null) {
       this.upstream.reset();
       this.upstream = null;
