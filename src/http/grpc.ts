@@ -13,6 +13,13 @@ export function parseGrpcTimeout(v: string): number | undefined {
   return Math.ceil(Number(m[1]) * UNIT_MS[m[2]]);
 }
 
+/** ms as a grpc-timeout value (at most 8 digits: milliseconds, else seconds, else hours). */
+export function formatGrpcTimeout(ms: number): string {
+  if (ms < 1e8) return ms + 'm';
+  const s = Math.ceil(ms / 1000);
+  return s < 1e8 ? s + 'S' : Math.min(99_999_999, Math.ceil(s / 3600)) + 'H';
+}
+
 /** Envoy's HTTP status → gRPC status for local replies to gRPC requests (Grpc::Utility::httpToGrpcStatus). */
 export function httpToGrpcStatus(status: number): number {
   switch (status) {

@@ -14,7 +14,7 @@ import { readFixture, sleep, startHttpBackend, startProxy, trackResource, waitFo
 // ---------------------------------------------------------------- scripted backends
 
 /** Attempts seen per x-test-id, across backends: [backend name, body length, body sha256]. */
-const seen = new Map<string, { backend: string; bodyLength: number; sha: string; attemptHeader?: string }[]>();
+const seen = new Map<string, { backend: string; bodyLength: number; sha: string; attemptHeader?: string; expected?: string; timeoutHeader?: string }[]>();
 
 /**
  * An HTTP/1.1 backend driven by request headers:
@@ -40,7 +40,11 @@ function startScripted(name: string): Promise<number> {
         const list = seen.get(id) ?? [];
         seen.set(id, list);
         const attempt = String(req.headers['x-envoy-attempt-count'] ?? '');
-        list.push({ backend: name, bodyLength: len, sha: hash.digest('hex'), attemptHeader: attempt });
+        list.push({
+          backend: name, bodyLength: len, sha: hash.digest('hex'), attemptHeader: attempt,
+          expected: req.headers['x-envoy-expected-rq-timeout-ms'] as string | undefined,
+          timeoutHeader: req.headers['x-envoy-upstream-rq-timeout-ms'] as string | undefined,
+        });
         const failTimes = Number(req.headers['x-fail-times'] ?? 0);
         const fail = list.length <= failTimes || req.headers['x-fail-backend'] === name;
         const answer = () => {
@@ -87,6 +91,8 @@ function echoService(pkg: string) {
   } satisfies grpc.ServiceDefinition;
 }
 const grpcSeen = new Map<string, number>();
+/** ms left until the deadline the server got (from grpc-timeout), per x-test-id. */
+const grpcDeadlineLeft = new Map<string, number>();
 
 /** gRPC server: fails the first x-fail-times calls of an x-test-id with x-fail-code; x-delay-ms stalls. */
 async function startGrpc(): Promise<number> {
@@ -98,6 +104,8 @@ async function startGrpc(): Promise<number> {
         const id = String(md.get('x-test-id')[0] ?? '');
         const n = (grpcSeen.get(id) ?? 0) + 1;
         grpcSeen.set(id, n);
+        const dl = call.getDeadline();
+        grpcDeadlineLeft.set(id, dl instanceof Date ? dl.getTime() - Date.now() : Number(dl) - Date.now());
         const failTimes = Number(md.get('x-fail-times')[0] ?? 0);
         const delay = Number(md.get('x-delay-ms')[0] ?? 0);
         const answer = () => {
@@ -188,6 +196,7 @@ describe('retries, timeouts and circuit breakers', () => {
     const r = await get(port, '/codes', { 'x-test-id': id, 'x-fail-times': '1', 'x-fail-status': '418' });
     assert.equal(r.status, 200, r.body);
     assert.equal(r.headers['x-envoy-attempt-count'], '2');
+    assert.equal(JSON.parse(r.body).backend, 's1');
     assert.deepEqual(seen.get(id)!.map((a) => a.attemptHeader), ['1', '2']);
     const id2 = newId();
     const r2 = await get(port, '/codes', { 'x-test-id': id2, 'x-fail-times': '1', 'x-fail-status': '500' });
@@ -274,6 +283,8 @@ describe('retries, timeouts and circuit breakers', () => {
       assert.equal(JSON.parse(r.body).backend, 's2');
     }
     // Ring hash: keys whose hash lands on the failing host must be retried on the other one.
+    // As in Envoy, a host-selection retry takes the ring entry `attempt` places further on,
+    // which may belong to the same host: host_selection_retry_max_attempts is 100 here.
     let onS1 = 0;
     for (let i = 0; i < 20; i++) {
       const id = newId();
@@ -311,9 +322,15 @@ describe('retries, timeouts and circuit breakers', () => {
     assert.equal(r.status, 504);
     assert.equal(r.body, 'upstream request timeout');
     assert.equal(stat(await proxy.stats(), 'cluster.one.upstream_rq_timeout'), before + 1);
-    // x-envoy-upstream-rq-timeout-ms from an internal client replaces the route's timeout.
-    const r1 = await get(port, '/timeout', { 'x-test-id': newId(), 'x-slow-backend': 's1', 'x-delay-ms': '800', 'x-envoy-upstream-rq-timeout-ms': '5000' });
+    // x-envoy-upstream-rq-timeout-ms from an internal client replaces the route's timeout;
+    // the upstream is told the timeout in x-envoy-expected-rq-timeout-ms, as Envoy does.
+    const id1 = newId();
+    const r1 = await get(port, '/timeout', { 'x-test-id': id1, 'x-slow-backend': 's1', 'x-delay-ms': '800', 'x-envoy-upstream-rq-timeout-ms': '5000' });
     assert.equal(r1.status, 200);
+    assert.deepEqual([seen.get(id1)![0].expected, seen.get(id1)![0].timeoutHeader], ['5000', undefined]);
+    const id0 = newId();
+    await get(port, '/timeout', { 'x-test-id': id0 });
+    assert.equal(seen.get(id0)![0].expected, '300');
     const r2 = await get(port, '/duration', { 'x-test-id': newId(), 'x-slow-backend': 's1', 'x-delay-ms': '5000' });
     assert.equal(r2.status, 408);
     assert.equal(r2.body, 'downstream duration timeout');
@@ -400,13 +417,20 @@ describe('retries, timeouts and circuit breakers', () => {
     assert.equal(grpcSeen.get(id2), 1);
   });
 
-  test('gRPC: grpc-timeout capped by grpc_timeout_header_max is DEADLINE_EXCEEDED; max_grpc_timeout is a 504 (UNAVAILABLE)', async () => {
-    const r = await grpcCall(port, 'deadline', { 'x-test-id': newId(), 'x-delay-ms': '5000' }, 20_000);
+  test('gRPC: grpc-timeout capped by grpc_timeout_header_max is DEADLINE_EXCEEDED; max_grpc_timeout caps the route timeout and the upstream grpc-timeout', async () => {
+    const id = newId();
+    const r = await grpcCall(port, 'deadline', { 'x-test-id': id, 'x-delay-ms': '5000' }, 20_000);
     assert.equal(r.code, grpc.status.DEADLINE_EXCEEDED);
     assert.equal(r.details, 'downstream duration timeout');
-    const l = await grpcCall(port, 'legacy', { 'x-test-id': newId(), 'x-delay-ms': '5000' }, 20_000);
-    assert.equal(l.code, grpc.status.UNAVAILABLE);
-    assert.equal(l.details, 'upstream request timeout');
+    // grpc_timeout_header_max does not rewrite the header: the server still has the client's 20 s.
+    assert.ok(grpcDeadlineLeft.get(id)! > 10_000, String(grpcDeadlineLeft.get(id)));
+    // max_grpc_timeout (0.3 s): the route timeout and the grpc-timeout sent upstream both
+    // become 300 ms, so either the proxy answers 504 (UNAVAILABLE) or the server, told the
+    // shorter deadline, gives up first with DEADLINE_EXCEEDED. Never the 5 s answer.
+    const id2 = newId();
+    const l = await grpcCall(port, 'legacy', { 'x-test-id': id2, 'x-delay-ms': '5000' }, 20_000);
+    assert.ok(l.code === grpc.status.DEADLINE_EXCEEDED || (l.code === grpc.status.UNAVAILABLE && l.details === 'upstream request timeout'), JSON.stringify(l));
+    assert.ok(grpcDeadlineLeft.get(id2)! <= 300, String(grpcDeadlineLeft.get(id2)));
   });
 });
 

@@ -20,7 +20,7 @@ import type { Cluster } from '../../../upstream/cluster';
 import type { Host } from '../../../upstream/host';
 import type { PoolClient, PoolRequest } from '../../../upstream/pool';
 import type { HcmRuntime } from './runtime';
-import { encodeGrpcMessage, GRPC_DEADLINE_EXCEEDED, httpToGrpcStatus } from '../../../http/grpc';
+import { encodeGrpcMessage, formatGrpcTimeout, GRPC_DEADLINE_EXCEEDED, httpToGrpcStatus } from '../../../http/grpc';
 import { computeRouterTimeouts } from './router_timeouts';
 import { isGrpcContentType } from '../../../routing/match';
 import { parseRetryOn } from '../../../routing/retry_policy';
@@ -299,6 +299,13 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (cluster.usesHash && a.hashPolicy.length > 0) computeRequestHash(a.hashPolicy, this);
     this.priority = a.priority;
     const timeout = this.routerTimeouts(a);
+    // Envoy tells the upstream how long it will wait (x-envoy-expected-rq-timeout-ms, unless
+    // suppress_envoy_headers) and, with max_grpc_timeout, rewrites grpc-timeout to it.
+    const expected = this.perTryMs > 0 ? this.perTryMs : timeout;
+    if (expected > 0) {
+      if (!this.hcm.suppressEnvoyHeaders) head.headers.set('x-envoy-expected-rq-timeout-ms', String(expected));
+      if (a.maxGrpcTimeoutMs !== undefined && isGrpcContentType(head.headers.get('content-type'))) head.headers.set('grpc-timeout', formatGrpcTimeout(expected));
+    }
     // Envoy's route timeout runs from the end of the downstream request to the end of the
     // response; the connection manager's sweeper (timeouts.ts) enforces it.
     if (timeout > 0) {
