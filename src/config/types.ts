@@ -1,3 +1,4 @@
+import type { CircuitBreakersConfig } from '../upstream/circuit_breakers';
 // Domain types for bootstrap, listeners and clusters: what the runtime sees after
 // decoding (design convention 1: raw protos stop at the decoders).
 import type { LbConfig } from '../upstream/lb/config';
@@ -137,6 +138,8 @@ export interface ClusterConfig {
   outlier?: OutlierConfig;
   /** ignore_health_on_host_removal: with active health checks, drop removed hosts at once. */
   ignoreHealthOnHostRemoval: boolean;
+  /** circuit_breakers.thresholds per priority (Envoy's defaults when absent). */
+  circuitBreakers: CircuitBreakersConfig;
   /** The cluster as decoded (canonical form), for /config_dump. */
   raw: Canon;
 }

@@ -11,6 +11,7 @@ import {
 } from './decode_action';
 import { decodeRouteMatch, oneOf } from './decode_match';
 import { buildVhostIndex } from './match';
+import { decodeRetryPolicy } from './retry_policy';
 import type { Action, DomainPattern, HeaderMutations, Route, RouteTable, VirtualHost } from './types';
 
 const DEFAULT_MAX_DIRECT_RESPONSE_BODY = 4096;
@@ -62,9 +63,11 @@ function decodeVirtualHost(canon: Canon, path: string, issues: ConfigIssues, max
   // matcher, virtual_clusters, rate_limits, cors, typed_per_filter_config,
   // include_*_count, retry_policy_typed_config, hedge_policy, per_request_buffer_limit_bytes
   // and request_mirror_policies are not implemented.
-  onlyFields(canon, path, issues, ['name', 'domains', 'routes', 'require_tls', 'retry_policy', 'metadata', ...HEADER_MUTATION_FIELDS]);
+  onlyFields(canon, path, issues, [
+    'name', 'domains', 'routes', 'require_tls', 'retry_policy', 'metadata', 'include_request_attempt_count',
+    'include_attempt_count_in_response', ...HEADER_MUTATION_FIELDS,
+  ]);
   requireField(canon, 'name', path, issues);
-  rejectFieldYet(canon, 'retry_policy', path, issues);
   readEnum(canon, 'require_tls', path, issues, 'NONE', ['NONE']);
   const domainsRaw = readList(canon, 'domains');
   if (domainsRaw.length === 0) issues.add(join(path, 'domains'), 'must have at least one domain');
@@ -75,12 +78,17 @@ function decodeVirtualHost(canon: Canon, path: string, issues: ConfigIssues, max
     return classifyDomain(String(d));
   });
   const routes = readList(canon, 'routes').map((r, i) => decodeRoute(r, join(join(path, 'routes'), i), issues, maxBody));
+  // A route's retry_policy replaces its virtual host's (Envoy: the most specific one wins whole).
+  const vhRetry = decodeRetryPolicy(readMessage(canon, 'retry_policy'), join(path, 'retry_policy'), new ConfigIssues());
+  for (const r of routes) if (r.action.t === 'route' && r.action.retryPolicy === undefined) r.action.retryPolicy = vhRetry;
   return {
     name: readString(canon, 'name', ''),
     domains,
     routes,
     ...decodeHeaderMutations(canon, path, issues),
-    retryPolicy: readMessage(canon, 'retry_policy'),
+    retryPolicy: decodeRetryPolicy(readMessage(canon, 'retry_policy'), join(path, 'retry_policy'), issues),
+    includeRequestAttemptCount: readBool(canon, 'include_request_attempt_count', false),
+    includeAttemptCountInResponse: readBool(canon, 'include_attempt_count_in_response', false),
     needsQuery: routes.some((r) => r.match.queryParameters.length > 0),
     raw: canon,
   };

@@ -12,6 +12,8 @@ import { decodeRegexMatcher, headerName, oneOf } from './decode_match';
 import { parseHeaderFormat } from './header_format';
 import { decodeRouteHashPolicies } from './hash_policy';
 import { groupCount } from './re2';
+import { decodeRetryPolicy } from './retry_policy';
+import type { RoutingPriority } from '../upstream/circuit_breakers';
 import type {
   AppendAction, ClusterSpecifier, DirectResponseAction, HeaderMutations, HeaderValueOption, RedirectAction,
   RedirectResponseCode, RegexRewrite, RouteAction, WeightedClusterEntry,
@@ -143,17 +145,29 @@ function decodeWeightedClusters(canon: Canon, path: string, issues: ConfigIssues
   return { t: 'weighted', weightedClusters: entries, totalWeight: sum };
 }
 
+/**
+ * RouteAction.max_stream_duration: the stream's duration limit on this route (overriding the
+ * connection manager's), and how a gRPC request's grpc-timeout header sets it instead.
+ */
+function decodeMaxStreamDuration(canon: Canon | undefined, path: string, issues: ConfigIssues): Pick<RouteAction, 'maxStreamDurationMs' | 'grpcTimeoutHeaderMaxMs' | 'grpcTimeoutHeaderOffsetMs'> {
+  if (canon === undefined) return { grpcTimeoutHeaderOffsetMs: 0 };
+  onlyFields(canon, path, issues, ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset']);
+  return {
+    maxStreamDurationMs: readDurationMs(canon, 'max_stream_duration', path, issues),
+    grpcTimeoutHeaderMaxMs: readDurationMs(canon, 'grpc_timeout_header_max', path, issues),
+    grpcTimeoutHeaderOffsetMs: readDurationMs(canon, 'grpc_timeout_header_offset', path, issues, 0),
+  };
+}
+
 const NOT_FOUND_CODES = { SERVICE_UNAVAILABLE: 503, NOT_FOUND: 404, INTERNAL_SERVER_ERROR: 500 } as const;
 
 export function decodeRouteAction(canon: Canon, path: string, issues: ConfigIssues): RouteAction {
   onlyFields(canon, path, issues, [
     'cluster', 'cluster_header', 'weighted_clusters', 'cluster_not_found_response_code', 'prefix_rewrite',
     'regex_rewrite', 'host_rewrite_literal', 'auto_host_rewrite', 'host_rewrite_header', 'timeout', 'idle_timeout',
-    'retry_policy', 'hash_policy', 'max_stream_duration', 'upgrade_configs',
+    'retry_policy', 'hash_policy', 'max_stream_duration', 'upgrade_configs', 'priority', 'max_grpc_timeout',
+    'grpc_timeout_offset',
   ]);
-  // Retries and per-route stream durations come with the resilience issue; until then a
-  // route asking for them is rejected rather than served without them.
-  for (const f of ['retry_policy', 'max_stream_duration']) rejectFieldYet(canon, f, path, issues);
   const kind = oneOf(canon, ['cluster', 'cluster_header', 'weighted_clusters', 'cluster_specifier_plugin', 'inline_cluster_specifier_plugin'], path, issues, true);
   let cs: ClusterSpecifier = { t: 'cluster', cluster: '' };
   if (kind === 'cluster') {
@@ -191,8 +205,11 @@ export function decodeRouteAction(canon: Canon, path: string, issues: ConfigIssu
     timeoutMs: readDurationMs(canon, 'timeout', path, issues, 15000),
     idleTimeoutMs: readDurationMs(canon, 'idle_timeout', path, issues),
     hashPolicy: decodeRouteHashPolicies(readList(canon, 'hash_policy'), join(path, 'hash_policy'), issues),
-    retryPolicy: readMessage(canon, 'retry_policy'),
-    maxStreamDuration: readMessage(canon, 'max_stream_duration'),
+    retryPolicy: decodeRetryPolicy(readMessage(canon, 'retry_policy'), join(path, 'retry_policy'), issues),
+    ...decodeMaxStreamDuration(readMessage(canon, 'max_stream_duration'), join(path, 'max_stream_duration'), issues),
+    maxGrpcTimeoutMs: readDurationMs(canon, 'max_grpc_timeout', path, issues),
+    grpcTimeoutOffsetMs: readDurationMs(canon, 'grpc_timeout_offset', path, issues, 0),
+    priority: readEnum<RoutingPriority>(canon, 'priority', path, issues, 'DEFAULT', ['DEFAULT', 'HIGH']),
     upgradeConfigs,
   };
 }

@@ -8,6 +8,8 @@
 //   https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route.proto
 //   https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto
 import type { HashPolicy } from './hash_policy';
+import type { RetryPolicy } from './retry_policy';
+import type { RoutingPriority } from '../upstream/circuit_breakers';
 import type { Canon } from '../xds/proto/canonical';
 
 // ---------------------------------------------------------------- header mutations
@@ -153,9 +155,18 @@ export interface RouteAction {
   idleTimeoutMs?: number;
   /** hash_policy, decoded: the request hash for RING_HASH / MAGLEV clusters (empty = none). */
   hashPolicy: HashPolicy[];
-  /** Raw for the retry issue (the vhost's applies when the route has none). */
-  retryPolicy?: Canon;
-  maxStreamDuration?: Canon;
+  /** retry_policy: the route's, else its virtual host's (set by decodeRouteConfiguration). */
+  retryPolicy?: RetryPolicy;
+  /** max_stream_duration.max_stream_duration: undefined = the connection manager's applies; 0 = none. */
+  maxStreamDurationMs?: number;
+  /** max_stream_duration.grpc_timeout_header_max: when set, a gRPC request's grpc-timeout sets the stream's duration (0 = uncapped). */
+  grpcTimeoutHeaderMaxMs?: number;
+  grpcTimeoutHeaderOffsetMs: number;
+  /** Deprecated max_grpc_timeout: when set, a gRPC request's grpc-timeout is the route timeout (0 = uncapped). */
+  maxGrpcTimeoutMs?: number;
+  grpcTimeoutOffsetMs: number;
+  /** priority: whose circuit breakers apply. */
+  priority: RoutingPriority;
   /** upgrade_configs: per-route enable/disable, e.g. websocket. */
   upgradeConfigs: { upgradeType: string; enabled: boolean }[];
 }
@@ -212,8 +223,11 @@ export interface VirtualHost extends HeaderMutations {
   name: string;
   domains: DomainPattern[];
   routes: Route[];
-  /** Raw for the retry issue. */
-  retryPolicy?: Canon;
+  retryPolicy?: RetryPolicy;
+  /** include_request_attempt_count: x-envoy-attempt-count on upstream requests. */
+  includeRequestAttemptCount: boolean;
+  /** include_attempt_count_in_response: x-envoy-attempt-count on responses. */
+  includeAttemptCountInResponse: boolean;
   /** True when any route needs the query string parsed (skip parsing otherwise). */
   needsQuery: boolean;
   raw: Canon;

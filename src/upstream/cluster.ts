@@ -5,6 +5,7 @@ import type { ClusterConfig } from '../config/types';
 import { log } from '../log';
 import type { StatsStore } from '../telemetry/stats';
 import { ClusterStats } from './cluster_stats';
+import { ClusterResources, defaultThresholds } from './circuit_breakers';
 import { resolveAll } from './dns';
 import { H1Pool, type PoolSettings } from './h1_pool';
 import { HealthFlag, Host } from './host';
@@ -53,6 +54,8 @@ const SOURCE_POOL_SWEEP_MS = 30_000;
 
 export class Cluster {
   readonly stats: ClusterStats;
+  /** Circuit breakers (max_connections, max_pending_requests, max_requests, max_retries) per priority. */
+  readonly resources: ClusterResources;
   hosts: Host[] = [];
   /** True when requests to this cluster need their hash computed (RING_HASH, MAGLEV): read per request. */
   readonly usesHash: boolean;
@@ -100,12 +103,12 @@ export class Cluster {
     if (config.outlier !== undefined) {
       this.outlierDetector = new OutlierDetector(config.outlier, { name: config.name, onOutlierChanged: () => this.rebuild() }, store);
     }
+    this.resources = new ClusterResources(config.circuitBreakers ?? { default: defaultThresholds(), high: defaultThresholds() }, store, config.name);
     this.settings = {
       connectTimeoutMs: config.connectTimeoutMs,
       idleTimeoutMs: config.upstreamIdleTimeoutMs,
       maxRequestsPerConnection: config.maxRequestsPerConnection,
-      maxConnections: 1024,
-      maxPending: 1024,
+      resources: this.resources,
       ...(config.upstreamBind ? { source: { address: config.upstreamBind.address, port: config.upstreamBind.port, transparent: false } } : {}),
     };
     this.usesHash = isHashPolicy(config.lb.policy);

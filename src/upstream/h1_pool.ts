@@ -5,6 +5,7 @@ import type { UpstreamResponseSink } from '../http/stream';
 import { H1ClientConnection, type H1ClientOwner } from '../http/h1/client';
 import { IdleSweeper } from '../util/idle_sweeper';
 import type { ClusterStats } from './cluster_stats';
+import type { ClusterResources } from './circuit_breakers';
 import type { Host } from './host';
 import { PendingQueue } from './pending';
 import type { ConnectionPool, PoolClient, PoolRequest } from './pool';
@@ -13,10 +14,11 @@ export interface PoolSettings {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
-  /** Circuit breaker max_connections for this pool's cluster (default 1024). */
-  maxConnections: number;
-  /** Circuit breaker max_pending_requests (default 1024). */
-  maxPending: number;
+  /**
+   * The cluster's circuit breakers: connections count against the DEFAULT priority's
+   * max_connections cluster-wide, waiting requests against their priority's max_pending_requests.
+   */
+  resources: ClusterResources;
   /** upstream_bind_config.source_address, or the client's address with original_src. */
   source?: UpstreamSource;
 }
@@ -36,7 +38,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     private readonly stats: ClusterStats,
   ) {
     this.idleSweeper = new IdleSweeper(settings.idleTimeoutMs);
-    this.pending = new PendingQueue(stats, settings);
+    this.pending = new PendingQueue(stats, settings.resources);
   }
 
   newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
@@ -47,7 +49,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     }
     const w = this.pending.add(sink, client);
     if (w === null) return null;
-    if (this.connecting < this.pending.length && this.all.size < this.settings.maxConnections) this.open();
+    if (this.connecting < this.pending.length) this.maybeOpen();
     return w;
   }
 
@@ -58,7 +60,17 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     client.onPoolReady(c, this.host.key);
   }
 
+  /**
+   * Opens a connection unless max_connections are open cluster-wide (upstream_cx_overflow);
+   * a pool with no connection at all still opens one, as Envoy does, so it cannot stall.
+   */
+  private maybeOpen(): void {
+    if (this.settings.resources.default.connections.canCreate() || this.all.size === 0) this.open();
+    else this.stats.upstream_cx_overflow.inc();
+  }
+
   private open(): void {
+    this.settings.resources.default.connections.inc();
     const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.source);
     this.all.add(c);
     this.idleSweeper.add(c);
@@ -81,6 +93,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     this.idleSweeper.delete(c);
     if (!this.all.delete(c)) return;
     this.connecting--;
+    this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_connect_fail.inc();
     if (reason === 'connect timeout') this.stats.upstream_cx_connect_timeout.inc();
     this.stats.upstream_cx_active.dec();
@@ -111,6 +124,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
   onClosed(c: H1ClientConnection): void {
     this.idleSweeper.delete(c);
     if (!this.all.delete(c)) return;
+    this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_active.dec();
     this.stats.upstream_cx_destroy.inc();
     this.stats.upstream_cx_rx_bytes_total.inc(c.bytesReceived);
@@ -123,7 +137,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
       this.host.stats.rq_active--;
     }
     // Waiters that lost their connection get a fresh one.
-    if (!this.draining && this.connecting < this.pending.length && this.all.size < this.settings.maxConnections) this.open();
+    if (!this.draining && this.connecting < this.pending.length) this.maybeOpen();
   }
 
   drain(): void {

@@ -23,7 +23,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     private readonly settings: PoolSettings,
     private readonly stats: ClusterStats,
   ) {
-    this.pending = new PendingQueue(stats, settings);
+    this.pending = new PendingQueue(stats, settings.resources);
   }
 
   newStream(sink: UpstreamResponseSink, client: PoolClient): PoolRequest | null {
@@ -56,10 +56,14 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
       if (s.st === 'connecting') slots += s.maxStreams;
       else if (s.st === 'ready') slots += Math.max(0, s.maxStreams - s.streams);
     }
-    if (slots < this.pending.length && this.sessions.size < this.settings.maxConnections) this.open();
+    if (slots >= this.pending.length) return;
+    // max_connections cluster-wide (upstream_cx_overflow); a pool with no session opens one anyway.
+    if (this.settings.resources.default.connections.canCreate() || this.sessions.size === 0) this.open();
+    else this.stats.upstream_cx_overflow.inc();
   }
 
   private open(): void {
+    this.settings.resources.default.connections.inc();
     const s = new H2ClientSession(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs, this.settings.source);
     this.sessions.add(s);
     this.stats.upstream_cx_total.inc();
@@ -112,6 +116,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
 
   onConnectFailed(s: H2ClientSession, reason: string): void {
     if (!this.sessions.delete(s)) return;
+    this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_connect_fail.inc();
     if (reason === 'connect timeout') this.stats.upstream_cx_connect_timeout.inc();
     this.stats.upstream_cx_active.dec();
@@ -125,6 +130,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
 
   onClosed(s: H2ClientSession): void {
     if (!this.sessions.delete(s)) return;
+    this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_active.dec();
     this.stats.upstream_cx_destroy.inc();
     this.stats.upstream_cx_rx_bytes_total.inc(s.bytesReceived);

@@ -2,8 +2,10 @@
 // connection or a free HTTP/2 stream slot, with Envoy's pending-request stats: _total counts
 // every request that had to wait, _overflow those refused because max_pending_requests were
 // already waiting, and the _active gauge follows the queue's length. Each change of the queue
-// updates the gauge in the same step, so the pools cannot forget it.
+// updates the gauge in the same step, so the pools cannot forget it. The limit is the
+// cluster-wide circuit breaker max_pending_requests of the request's routing priority.
 import type { ResetReason, UpstreamResponseSink } from '../http/stream';
+import type { ClusterResources, Resource } from './circuit_breakers';
 import type { ClusterStats } from './cluster_stats';
 import type { PoolClient, PoolRequest } from './pool';
 
@@ -14,6 +16,8 @@ export class Waiter implements PoolRequest {
     private readonly queue: PendingQueue,
     readonly sink: UpstreamResponseSink,
     readonly client: PoolClient,
+    /** The circuit-breaker resource this wait holds (max_pending_requests of its priority). */
+    readonly resource: Resource,
   ) {}
   cancel(): void {
     if (this.cancelled) return;
@@ -27,8 +31,8 @@ export class PendingQueue {
 
   constructor(
     private readonly stats: ClusterStats,
-    /** The pool's settings, read at each request as the pools did (max_pending_requests). */
-    private readonly settings: { readonly maxPending: number },
+    /** The cluster's circuit breakers (read at each request: max_pending_requests). */
+    private readonly resources: ClusterResources,
   ) {}
 
   get length(): number {
@@ -40,12 +44,14 @@ export class PendingQueue {
    * waiting (then null: the client has had its onPoolFailure).
    */
   add(sink: UpstreamResponseSink, client: PoolClient): Waiter | null {
-    if (this.waiters.length >= this.settings.maxPending) {
+    const r = this.resources.of(client.priority ?? 'DEFAULT').pendingRequests;
+    if (!r.canCreate()) {
       this.stats.upstream_rq_pending_overflow.inc();
       client.onPoolFailure('overflow', 'pending requests overflow');
       return null;
     }
-    const w = new Waiter(this, sink, client);
+    r.inc();
+    const w = new Waiter(this, sink, client, r);
     this.waiters.push(w);
     this.stats.upstream_rq_pending_total.inc();
     this.stats.upstream_rq_pending_active.inc();
@@ -58,13 +64,17 @@ export class PendingQueue {
     if (i !== -1) {
       this.waiters.splice(i, 1);
       this.stats.upstream_rq_pending_active.dec();
+      w.resource.dec();
     }
   }
 
   /** The longest-waiting request, taken off the queue; undefined when none waits. */
   shift(): Waiter | undefined {
     const w = this.waiters.shift();
-    if (w !== undefined) this.stats.upstream_rq_pending_active.dec();
+    if (w !== undefined) {
+      this.stats.upstream_rq_pending_active.dec();
+      w.resource.dec();
+    }
     return w;
   }
 
@@ -72,6 +82,7 @@ export class PendingQueue {
   failAll(reason: ResetReason, detail: string): void {
     for (const w of this.waiters.splice(0)) {
       this.stats.upstream_rq_pending_active.dec();
+      w.resource.dec();
       w.client.onPoolFailure(reason, detail);
     }
   }

@@ -15,6 +15,7 @@ import { HeaderMap } from '../../src/http/headers';
 import type { DownstreamStream, RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../../src/http/stream';
 import { StatsStore } from '../../src/telemetry/stats';
 import { ClusterStats } from '../../src/upstream/cluster_stats';
+import { ClusterResources, defaultThresholds } from '../../src/upstream/circuit_breakers';
 import { H2Pool } from '../../src/upstream/h2_pool';
 import { Host } from '../../src/upstream/host';
 
@@ -420,9 +421,11 @@ async function backend(handler: (s: http2.ServerHttp2Stream, h: http2.IncomingHt
 }
 
 function pool(port: number) {
-  const stats = new ClusterStats(new StatsStore(), 'b');
+  const store = new StatsStore();
+  const stats = new ClusterStats(store, 'b');
+  const resources = new ClusterResources({ default: defaultThresholds(), high: defaultThresholds() }, store, 'b');
   const host = new Host('127.0.0.1', port, 1, 'HEALTHY', 0, undefined);
-  const p = new H2Pool(host, { connectTimeoutMs: 2000, idleTimeoutMs: 60_000, maxRequestsPerConnection: 0, maxConnections: 1024, maxPending: 1024 }, stats);
+  const p = new H2Pool(host, { connectTimeoutMs: 2000, idleTimeoutMs: 60_000, maxRequestsPerConnection: 0, resources }, stats);
   cleanups.push(() => p.destroy());
   return { p, stats, host };
 }

@@ -103,9 +103,10 @@ test('RouteConfiguration: decodes to a route table; problems are relative to the
   const t = value(decodeRouteConfigurationResource(overWire(RDS, { name: 'routes', virtual_hosts: [vh('web', ['*'])] }), 'routes'));
   assert.equal(t.name, 'routes');
   assert.deepEqual(t.virtualHosts.map((v) => [v.name, v.routes.length]), [['web', 1]]);
-  const bad = overWire(RDS, { name: 'routes', virtual_hosts: [vh('web', ['*']), { ...vh('api', ['*']), retry_policy: { retry_on: '5xx' } }] });
+  const bad = overWire(RDS, { name: 'routes', virtual_hosts: [vh('web', ['*']), { ...vh('api', ['*']), retry_policy: { retry_on: '5xx,envoy-ratelimited,bogus' } }] });
   assert.deepEqual(errorLines(decodeRouteConfigurationResource(bad, 'routes')), [
-    'virtual_hosts[1].retry_policy: not supported by switchyard yet',
+    'virtual_hosts[1].retry_policy.retry_on: "envoy-ratelimited" not supported by switchyard',
+    'virtual_hosts[1].retry_policy.retry_on: unknown retry_on value "bogus"',
     'virtual_hosts[1].domains[0]: duplicate domain "*" (also in virtual host "web")',
   ]);
 });

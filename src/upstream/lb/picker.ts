@@ -15,6 +15,8 @@ export interface LbContext {
   hashSet: boolean;
   hashHi: number;
   hashLo: number;
+  /** > 0 when re-picking because a retry host predicate rejected the host (hash policies choose an alternative). */
+  hostSelectionAttempt?: number;
 }
 
 export interface LoadBalancer {

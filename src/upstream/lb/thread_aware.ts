@@ -82,7 +82,8 @@ export class ThreadAwareLb implements LoadBalancer {
     const pc = this.load.choose((((hi % 100) * 96) + lo) % 100);
     const p = pc >> 1;
     if (this.load.panic[p]) this.ctx.stats?.lb_healthy_panic.inc();
-    return this.tables[p].choose(hi, lo, 0);
+    // A host-selection retry (retry_host_predicate) asks the table for an alternative host.
+    return this.tables[p].choose(hi, lo, c !== null ? c.hostSelectionAttempt ?? 0 : 0);
   }
 }
 

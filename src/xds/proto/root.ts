@@ -40,6 +40,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
   'envoy/extensions/load_balancing_policies/random/v3/random.proto',
   'envoy/admin/v3/config_dump.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   'google/protobuf/field_mask.proto',
   'google/protobuf/empty.proto',
 ];

@@ -8,6 +8,7 @@ import { decodeSocketAddress } from './address';
 import { decodeConfigSource } from './config_source';
 import type { PathSourceSpec } from '../../config/types';
 import { decodeClusterLoadAssignment } from './endpoint';
+import { decodeCircuitBreakers } from '../../upstream/circuit_breakers';
 import { LB_CLUSTER_FIELDS, decodeLbConfig } from './lb_policy';
 import { decodeHealthCheck } from './health_check';
 import { decodeOutlierDetection } from './outlier_detection';
@@ -21,7 +22,7 @@ const CLUSTER_FIELDS = [
   'lb_policy', 'load_assignment', 'max_requests_per_connection', 'common_http_protocol_options',
   'http_protocol_options', 'http2_protocol_options', 'typed_extension_protocol_options', 'dns_refresh_rate',
   'dns_lookup_family', 'metadata', ...LB_CLUSTER_FIELDS,
-  'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config',
+  'cleanup_interval', 'original_dst_lb_config', 'upstream_bind_config', 'circuit_breakers',
   'health_checks', 'outlier_detection', 'ignore_health_on_host_removal',
 ];
 
@@ -90,6 +91,7 @@ export function decodeCluster(canon: Canon, path: string, issues: ConfigIssues):
     healthChecks,
     ...(od !== undefined ? { outlier: decodeOutlierDetection(od, join(path, 'outlier_detection'), issues) } : {}),
     ignoreHealthOnHostRemoval: readBool(canon, 'ignore_health_on_host_removal', false),
+    circuitBreakers: decodeCircuitBreakers(readMessage(canon, 'circuit_breakers'), join(path, 'circuit_breakers'), issues),
     raw: canon,
   };
 }

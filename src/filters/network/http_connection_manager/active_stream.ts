@@ -21,10 +21,33 @@ import type { Host } from '../../../upstream/host';
 import type { PoolClient, PoolRequest } from '../../../upstream/pool';
 import { reportHttpOutcome } from '../../../upstream/outlier/report';
 import type { HcmRuntime } from './runtime';
+import { encodeGrpcMessage, formatGrpcTimeout, GRPC_DEADLINE_EXCEEDED, httpToGrpcStatus } from '../../../http/grpc';
+import { computeRouterTimeouts } from './router_timeouts';
+import { isGrpcContentType } from '../../../routing/match';
+import { parseRetryOn } from '../../../routing/retry_policy';
+import type { VirtualHost } from '../../../routing/types';
+import type { PriorityResources, RoutingPriority } from '../../../upstream/circuit_breakers';
+import { RetryState } from './retry_state';
 
 const EMPTY = Buffer.alloc(0);
 /** Body bytes held while no upstream stream exists yet, before the downstream is paused. */
 const BUFFER_LIMIT = 1024 * 1024;
+/**
+ * How much request body is kept to replay on a retry: Envoy's default connection buffer
+ * limit (per_connection_buffer_limit_bytes, 1 MiB). A body that grows past it is sent on
+ * but never retried (Envoy counts retry_or_shadow_abandoned).
+ */
+const RETRY_BUFFER_LIMIT = 1024 * 1024;
+/** x-envoy-* request headers Envoy honours only from internal (trusted) clients and strips otherwise. */
+const TRUSTED_ONLY_HEADERS = [
+  'x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-rq-timeout-alt-response', 'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-upstream-alt-stat-name', 'x-envoy-force-trace', 'x-envoy-ip-tags', 'x-envoy-hedge-on-per-try-timeout',
+];
+
+function onBackOffDone(s: ActiveStream): void {
+  s.retryNow();
+}
 
 export class ActiveStream implements RequestBodySink, UpstreamResponseSink, PoolClient, FormatContext, HashInput {
   readonly head: RequestHead;
@@ -59,6 +82,14 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private routeTimeoutMs = 0;
   /** When the route timeout fires (ms timestamp), 0 when not armed; checked by the sweeper. */
   routeDeadline = 0;
+  /** max_stream_duration in force (ms, 0 = none): the route's, a gRPC request's grpc-timeout, else the connection manager's. */
+  durationMs: number;
+  /** When the current try's per_try_timeout fires (ms timestamp, 0 = not armed); checked by the sweeper. */
+  tryDeadline = 0;
+  /** The route's priority: whose circuit breakers apply (PoolClient.priority). */
+  priority: RoutingPriority = 'DEFAULT';
+  /** LbContext: > 0 while re-picking for a retry host predicate. */
+  hostSelectionAttempt = 0;
   /** Links of the sweeper's list of active streams (timeouts.ts). */
   tPrev: ActiveStream | null = null;
   tNext: ActiveStream | null = null;
@@ -73,9 +104,27 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private responseStarted = false;
   private done = false;
   private retriedReset = false;
+  /** Outlier detection heard about the current attempt (reportAttempt). */
+  private attemptReported = false;
   private upstreamStart = 0;
   private upgraded = false;
   private autoHostRewrite = false;
+  /** The request carries x-envoy-* headers (kept only from a trusted client; read by the router). */
+  private envoyHeaders = false;
+  private perTryMs = 0;
+  /** Retries of this request; null when no retry policy applies (no cost then). */
+  private retry: RetryState | null = null;
+  private attempts = 0;
+  /** The current attempt holds a max_requests slot and counts in upstream_rq_active. */
+  private attemptResources: PriorityResources | null = null;
+  /** Request body kept for a retry's replay (null when none is kept); replayLost once it outgrew the bound. */
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  private replayLost = false;
+  private replayTrailers: HeaderMap | null = null;
+  private backOffTimer: NodeJS.Timeout | null = null;
+  private attemptCountHeader = false;
+  private attemptCountInResponse = false;
 
   constructor(
     private readonly hcm: HcmRuntime,
@@ -85,6 +134,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.requestDone = ds.requestEnded;
     this.headersOnly = ds.requestEnded;
     this.idleTimeoutMs = hcm.config.streamIdleTimeoutMs;
+    this.durationMs = hcm.config.maxStreamDurationMs;
     this.remoteAddress = ds.remoteAddress;
     this.remotePort = ds.remotePort;
     this.localAddress = ds.localAddress;
@@ -139,7 +189,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       st.rq_redirect.inc();
       return this.sendLocal(a.responseCode, '', EMPTY, redirectLocation(a, head));
     }
-    this.routeTo(a, route);
+    this.routeTo(a, route, vh!);
   }
 
   /** Envoy's headers_with_underscores_action: true when the request must be rejected. */
@@ -195,9 +245,24 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
         h.set('x-request-id', randomUUID());
       }
     }
+    const names = h.names;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i].startsWith('x-envoy-')) {
+        this.envoyHeaders = true;
+        break;
+      }
+    }
+    // Envoy honours x-envoy-retry-on, x-envoy-upstream-rq-timeout-ms etc. only on internal
+    // requests — x-forwarded-for holding exactly one address, an internal one — and strips
+    // them from every other request.
+    // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/header_sanitizing
+    if (this.envoyHeaders && !internalRequest(h)) {
+      for (const n of TRUSTED_ONLY_HEADERS) h.remove(n);
+      this.envoyHeaders = false;
+    }
   }
 
-  private routeTo(a: RouteAction, route: Route): void {
+  private routeTo(a: RouteAction, route: Route, vh: VirtualHost): void {
     const head = this.head;
     let clusterName: string;
     let requestChain = route.requestChain;
@@ -235,14 +300,60 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     // The hash is computed once per request, and only when it can matter (Envoy computes it
     // lazily when a hashing balancer asks): a retry re-picks with the same hash.
     if (cluster.usesHash && a.hashPolicy.length > 0) computeRequestHash(a.hashPolicy, this);
-    const timeout = a.timeoutMs;
+    this.priority = a.priority;
+    const timeout = this.routerTimeouts(a);
+    // Envoy tells the upstream how long it will wait (x-envoy-expected-rq-timeout-ms, unless
+    // suppress_envoy_headers) and, with max_grpc_timeout, rewrites grpc-timeout to it.
+    const expected = this.perTryMs > 0 ? this.perTryMs : timeout;
+    if (expected > 0) {
+      if (!this.hcm.suppressEnvoyHeaders) head.headers.set('x-envoy-expected-rq-timeout-ms', String(expected));
+      if (a.maxGrpcTimeoutMs !== undefined && isGrpcContentType(head.headers.get('content-type'))) head.headers.set('grpc-timeout', formatGrpcTimeout(expected));
+    }
     // Envoy's route timeout runs from the end of the downstream request to the end of the
     // response; the connection manager's sweeper (timeouts.ts) enforces it.
     if (timeout > 0) {
       this.routeTimeoutMs = timeout;
       if (this.requestDone) this.routeDeadline = Date.now() + timeout;
     }
+    this.attemptCountHeader = vh.includeRequestAttemptCount;
+    this.attemptCountInResponse = vh.includeAttemptCountInResponse;
+    if (a.retryPolicy !== undefined || this.envoyHeaders) this.setUpRetries(a);
     this.pickAndConnect();
+  }
+
+  /** The timeouts in force for this request (router_timeouts.ts); returns the route timeout. */
+  private routerTimeouts(a: RouteAction): number {
+    const t = computeRouterTimeouts(a, this.head.headers, this.envoyHeaders, this.durationMs);
+    this.perTryMs = t.perTryMs;
+    this.durationMs = t.durationMs;
+    if (t.perRequest) {
+      const shortest = Math.min(...[t.timeoutMs, t.perTryMs, t.durationMs].filter((x) => x > 0), 60_000);
+      this.hcm.needSweep(this, shortest);
+    }
+    return t.timeoutMs;
+  }
+
+  /** The retry policy of the route (or virtual host) plus the trusted x-envoy-retry-* headers. */
+  private setUpRetries(a: RouteAction): void {
+    const policy = a.retryPolicy;
+    let on = policy?.retryOn ?? 0;
+    let max = policy?.numRetries ?? 1;
+    if (this.envoyHeaders) {
+      const h = this.head.headers;
+      const ro = h.get('x-envoy-retry-on');
+      if (ro !== undefined) on |= parseRetryOn(ro, false, true);
+      const rg = h.get('x-envoy-retry-grpc-on');
+      if (rg !== undefined) on |= parseRetryOn(rg, true, false);
+      const mr = h.get('x-envoy-max-retries');
+      if (mr !== undefined && /^\d+$/.test(mr.trim())) max = Number(mr.trim());
+      h.remove('x-envoy-retry-on');
+      h.remove('x-envoy-retry-grpc-on');
+      h.remove('x-envoy-max-retries');
+    }
+    // An upgrade's "body" is the tunnel: it is never kept for a replay, nor retried.
+    if (on === 0 || this.head.headers.has('upgrade')) return;
+    this.retry = new RetryState(on, max, policy);
+    if (!this.requestDone) this.replay = [];
   }
 
   private upgradeAllowed(a: RouteAction, type: string): boolean {
@@ -254,11 +365,35 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   private pickAndConnect(): void {
     const cluster = this.cluster!;
-    const host = cluster.originalDst === null ? cluster.pick(this) : this.originalDstHost(cluster.originalDst);
+    this.attemptReported = false;
+    let host = cluster.originalDst === null ? cluster.pick(this) : this.originalDstHost(cluster.originalDst);
+    const tried = this.retry === null ? null : this.retry.tried;
+    if (tried !== null && host !== null && cluster.originalDst === null && tried.includes(host)) {
+      // previous_hosts: pick again, up to host_selection_retry_max_attempts times, for a host
+      // not tried yet (hash balancers take the attempt number to choose an alternative).
+      const max = this.retry!.policy!.hostSelectionMaxAttempts;
+      for (let i = 1; i <= max && host !== null && tried.includes(host); i++) {
+        this.hostSelectionAttempt = i;
+        host = cluster.pick(this);
+      }
+      this.hostSelectionAttempt = 0;
+    }
     if (host === null) {
       cluster.stats.upstream_cx_none_healthy.inc();
       return this.localReply('no_healthy_upstream');
     }
+    // Circuit breaker max_requests of the route's priority (Envoy counts the overflow in
+    // upstream_rq_pending_overflow, as its connection pools do).
+    const rm = cluster.resources.of(this.priority);
+    if (!rm.requests.canCreate()) {
+      cluster.stats.upstream_rq_pending_overflow.inc();
+      return this.localReply('overflow');
+    }
+    rm.requests.inc();
+    this.attemptResources = rm;
+    this.attempts++;
+    if (tried !== null) tried.push(host);
+    if (this.attemptCountHeader) this.head.headers.set('x-envoy-attempt-count', String(this.attempts));
     this.host = host;
     this.upstreamAddress = host.key;
     // auto_host_rewrite: Host becomes the chosen upstream's hostname (DNS clusters, or an endpoint's hostname).
@@ -306,6 +441,8 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     }
     if (this.bufferedTrailers !== null) stream.sendTrailers(this.bufferedTrailers);
     else if (this.requestDone && !endNow && (b === null || !this.bufferedEnd)) stream.sendData(EMPTY, true);
+    // per_try_timeout runs from when the whole request is on its way upstream.
+    if (this.perTryMs > 0 && this.requestDone) this.tryDeadline = Date.now() + this.perTryMs;
     this.ds.resumeRequest();
   }
 
@@ -318,6 +455,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   onRequestData(chunk: Buffer, endStream: boolean): void {
     this.lastActivityMs = Date.now();
     if (endStream) this.requestEnded();
+    if (this.replay !== null) this.keepForReplay(chunk);
     const up = this.upstream;
     if (up !== null) {
       if (!up.sendData(chunk, endStream)) this.ds.pauseRequest();
@@ -331,7 +469,20 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (this.bufferedBytes > BUFFER_LIMIT) this.ds.pauseRequest();
   }
 
+  /** Keeps a body chunk for a retry while the body stays within RETRY_BUFFER_LIMIT. */
+  private keepForReplay(chunk: Buffer): void {
+    if (this.replayBytes + chunk.length > RETRY_BUFFER_LIMIT) {
+      this.replay = null;
+      this.replayLost = true;
+      this.cluster?.stats.retry_or_shadow_abandoned.inc();
+      return;
+    }
+    this.replay!.push(chunk);
+    this.replayBytes += chunk.length;
+  }
+
   onRequestTrailers(trailers: HeaderMap): void {
+    if (this.replay !== null) this.replayTrailers = trailers;
     this.requestEnded();
     if (this.upstream !== null) this.upstream.sendTrailers(trailers);
     else this.bufferedTrailers = trailers;
@@ -340,6 +491,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private requestEnded(): void {
     this.requestDone = true;
     if (this.routeTimeoutMs > 0 && this.routeDeadline === 0 && !this.upgraded) this.routeDeadline = Date.now() + this.routeTimeoutMs;
+    if (this.perTryMs > 0 && this.upstream !== null && this.tryDeadline === 0) this.tryDeadline = Date.now() + this.perTryMs;
   }
 
   onDownstreamReset(_reason: ResetReason): void {
@@ -380,7 +532,29 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       this.routeTimeoutMs = 0;
     }
     this.cluster!.stats.status(status);
+    this.tryDeadline = 0;
     const h = head.headers;
+    const retry = this.retry;
+    if (retry !== null && status !== 101) {
+      if (retry.wouldRetryResponse(status, h)) {
+        // The response is dropped: an unfinished upstream stream is reset (an HTTP/1.1
+        // connection in mid-response is closed), a finished one is left to its pool.
+        const up = this.upstream;
+        this.upstream = null;
+        const tried = this.host;
+        if (this.maybeRetry(true)) {
+          this.reportAttempt(status, '', tried);
+          if (!endStream) up?.reset();
+          if (this.host !== null && status >= 500) this.host.stats.rq_error++;
+          return;
+        }
+        this.upstream = up;
+      } else {
+        retry.release();
+        if (this.attempts > 1) this.cluster!.stats.upstream_rq_retry_success.inc();
+      }
+    }
+    if (this.attemptCountInResponse) h.set('x-envoy-attempt-count', String(this.attempts));
     this.responseHeaders = h;
     const chain = this.responseChain;
     if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
@@ -435,9 +609,14 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (reason === 'connection_termination' && !this.retriedReset && this.headersOnly) {
       this.retriedReset = true;
       this.host!.stats.rq_error++;
-      this.cluster!.stats.upstream_rq_active.dec();
+      this.endAttempt();
       this.host = null;
       this.pickAndConnect();
+      return;
+    }
+    if (this.retry !== null && this.maybeRetry(this.retry.wouldRetryReset(reason))) {
+      if (this.host !== null) this.host.stats.rq_error++;
+      this.reportAttempt(0, reason === 'connect_failure' ? 'UF' : reason === 'connection_termination' ? 'UC' : 'UR');
       return;
     }
     switch (reason) {
@@ -475,11 +654,86 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.localReply(kind);
   }
 
+  /**
+   * Retries when the policy allows this outcome, the request was received whole with its
+   * body kept, and num_retries and the retry circuit breaker allow; the retry waits the
+   * back-off, then picks a host again. Returns whether a retry is on its way.
+   */
+  private maybeRetry(would: boolean): boolean {
+    const retry = this.retry!;
+    const cluster = this.cluster!;
+    if (would && (!this.requestDone || this.replayLost)) would = false;
+    if (retry.shouldRetry(would, cluster.resources.of(this.priority), cluster.stats) !== 'retry') return false;
+    if (this.poolReq !== null) {
+      this.poolReq.cancel();
+      this.poolReq = null;
+    }
+    if (this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
+    this.endAttempt();
+    this.backOffTimer = setTimeout(onBackOffDone, retry.backOffMs(), this);
+    return true;
+  }
+
+  /** The back-off is over: send the request again, body and trailers replayed. */
+  retryNow(): void {
+    this.backOffTimer = null;
+    if (this.done) return;
+    const r = this.replay;
+    this.buffered = r === null || r.length === 0 ? null : r.slice();
+    this.bufferedBytes = this.replayBytes;
+    this.bufferedEnd = this.buffered !== null && this.replayTrailers === null;
+    this.bufferedTrailers = this.replayTrailers;
+    this.pickAndConnect();
+  }
+
+  /**
+   * Tells outlier detection how an attempt on `host` ended (each retried attempt, and the last
+   * one when the stream finishes); once per attempt.
+   */
+  private reportAttempt(status: number, flag: string, host: Host | null = this.host): void {
+    if (host === null || this.attemptReported) return;
+    this.attemptReported = true;
+    reportHttpOutcome(host, status, flag);
+  }
+
+  /** The current upstream attempt is over: release its max_requests slot and upstream_rq_active. */
+  private endAttempt(): void {
+    this.tryDeadline = 0;
+    const rm = this.attemptResources;
+    if (rm !== null) {
+      this.attemptResources = null;
+      rm.requests.dec();
+      this.cluster!.stats.upstream_rq_active.dec();
+    }
+  }
+
+  /** per_try_timeout expired before the response headers: retry (as a timeout) or answer 504 UT. */
+  onPerTryTimeout(): void {
+    this.tryDeadline = 0;
+    if (this.done || this.responseStarted) return;
+    this.cluster?.stats.upstream_rq_per_try_timeout.inc();
+    if (this.host !== null) this.host.stats.rq_timeout++;
+    if (this.retry !== null && this.maybeRetry(this.retry.wouldRetryReset('timeout'))) {
+      this.reportAttempt(0, 'UT');
+      return;
+    }
+    this.timedOut();
+  }
+
+  /** The route (global) timeout, from the sweeper. */
   onTimeout(): void {
     this.routeDeadline = 0;
     if (this.done) return;
     this.cluster?.stats.upstream_rq_timeout.inc();
     if (this.host !== null) this.host.stats.rq_timeout++;
+    this.timedOut();
+  }
+
+  /** A timeout ended the request: 504 UT, or a reset when the response has started. */
+  private timedOut(): void {
     if (this.upstream !== null) {
       this.upstream.reset();
       this.upstream = null;
@@ -514,11 +768,17 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   localReply(code: LocalReplyCode): void {
     const spec = localReplySpec(code);
     this.responseFlags = spec.flag;
+    // A gRPC client gets the error as a gRPC status (Envoy's local replies to gRPC requests);
+    // a stream over its duration is DEADLINE_EXCEEDED.
+    if (isGrpcContentType(this.head.headers.get('content-type'))) {
+      const gs = code === 'max_stream_duration' ? GRPC_DEADLINE_EXCEEDED : httpToGrpcStatus(spec.status);
+      return this.sendLocal(spec.status, spec.flag, EMPTY, null, gs, spec.body);
+    }
     this.sendLocal(spec.status, spec.flag, spec.body.length > 0 ? Buffer.from(spec.body) : EMPTY, null);
   }
 
-  /** Sends a response generated here (direct response, redirect, error). */
-  private sendLocal(status: number, flag: string, body: Buffer, location: string | null): void {
+  /** Sends a response generated here (direct response, redirect, error); gRPC errors as a trailers-only response. */
+  private sendLocal(status: number, flag: string, body: Buffer, location: string | null, grpcStatus = -1, grpcMessage = ''): void {
     if (this.done) return;
     if (this.poolReq !== null) {
       this.poolReq.cancel();
@@ -531,6 +791,12 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (flag) this.responseFlags = flag;
     const h = new Headers();
     if (location !== null) h.add('location', location);
+    if (grpcStatus >= 0) {
+      status = 200;
+      h.add('content-type', 'application/grpc');
+      h.add('grpc-status', String(grpcStatus));
+      if (grpcMessage !== '') h.add('grpc-message', encodeGrpcMessage(grpcMessage));
+    }
     if (body.length > 0) {
       h.add('content-length', String(body.length));
       h.add('content-type', 'text/plain');
@@ -576,8 +842,15 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       this.poolReq = null;
     }
     this.hcm.stats.downstream_rq_active.dec();
-    if (this.cluster !== null && this.host !== null) this.cluster.stats.upstream_rq_active.dec();
-    if (this.host !== null) reportHttpOutcome(this.host, this.responseCode, this.responseFlags);
+    this.reportAttempt(this.responseCode, this.responseFlags);
+    if (this.cluster !== null) this.endAttempt();
+    if (this.retry !== null) {
+      this.retry.release();
+      if (this.backOffTimer !== null) {
+        clearTimeout(this.backOffTimer);
+        this.backOffTimer = null;
+      }
+    }
     this.hcm.streamDone(this);
   }
 }
@@ -597,3 +870,10 @@ function isInternal(addr: string): boolean {
   const a = stripV4Mapped(addr);
   return /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(a) || a === '::1' || /^f[cd]/i.test(a);
 }
+
+/** Envoy's internal request: x-forwarded-for holds a single address, and it is internal. */
+function internalRequest(h: HeaderMap): boolean {
+  const xff = h.get('x-forwarded-for');
+  return xff !== undefined && !xff.includes(',') && isInternal(xff.trim());
+}
+

@@ -176,6 +176,11 @@ export class HcmRuntime {
     this.conns.delete(c);
   }
 
+  /** A stream whose deadline is known only per request (timeouts.ts need()). */
+  needSweep(s: ActiveStream, ms: number): void {
+    this.sweeper.need(s, ms);
+  }
+
   streamDone(s: ActiveStream): void {
     this.sweeper.delete(s);
   }

@@ -17,21 +17,34 @@ export class StreamTimeouts {
   private head: ActiveStream | null = null;
   private count = 0;
   private readonly requestMs: number;
-  private readonly durationMs: number;
   private period: number;
+  /** The period the route table asks for; a stream with a shorter deadline lowers `period` (need()). */
+  private tablePeriod: number;
   private readonly interval: LazyInterval;
 
   constructor(private readonly cfg: HcmConfig) {
     this.requestMs = cfg.requestTimeoutMs;
-    this.durationMs = cfg.maxStreamDurationMs;
-    this.period = this.periodFor(cfg.routeTable);
+    this.period = this.tablePeriod = this.periodFor(cfg.routeTable);
     this.interval = new LazyInterval(this.period, () => this.check());
   }
 
   /** A new route table (RDS) may bring shorter route timeouts: re-derive the sweep period. */
   setRouteTable(t: RouteTable | null): void {
-    this.period = this.periodFor(t);
+    this.period = this.tablePeriod = this.periodFor(t);
     this.interval.setPeriod(this.period);
+  }
+
+  /**
+   * A stream got a deadline known only per request (grpc-timeout, x-envoy-upstream-rq-*-ms,
+   * back-off): make sure the sweep runs often enough for it and tracks the stream.
+   */
+  need(s: ActiveStream, ms: number): void {
+    const p = sweepPeriod(ms);
+    if (this.period === 0 || p < this.period) {
+      this.period = p;
+      this.interval.setPeriod(p);
+    }
+    this.add(s);
   }
 
   private periodFor(table: RouteTable | null | undefined): number {
@@ -42,13 +55,13 @@ export class StreamTimeouts {
         if (r.action.t !== 'route') continue;
         if (r.action.idleTimeoutMs) routeTimeouts.push(r.action.idleTimeoutMs);
         if (r.action.timeoutMs) routeTimeouts.push(r.action.timeoutMs);
+        if (r.action.maxStreamDurationMs) routeTimeouts.push(r.action.maxStreamDurationMs);
+        if (r.action.retryPolicy?.perTryTimeoutMs) routeTimeouts.push(r.action.retryPolicy.perTryTimeoutMs);
       }
     }
-    const all = [this.cfg.streamIdleTimeoutMs, this.requestMs, this.durationMs, ...routeTimeouts];
+    const all = [this.cfg.streamIdleTimeoutMs, this.requestMs, this.cfg.maxStreamDurationMs, ...routeTimeouts];
     const shortest = Math.min(...all.filter((x) => x > 0), Infinity);
-    // Fire at a quarter of the shortest timeout, between 25 ms and 1 s: the error on when a
-    // timeout fires stays under 25% (or 1 s) without a timer per request.
-    return shortest === Infinity ? 0 : Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
+    return shortest === Infinity ? 0 : sweepPeriod(shortest);
   }
 
   add(s: ActiveStream): void {
@@ -87,8 +100,17 @@ export class StreamTimeouts {
 
   private checkOne(s: ActiveStream, now: number): void {
     if (s.routeDeadline > 0 && now >= s.routeDeadline) s.onTimeout();
-    else if (this.durationMs > 0 && now - s.startTimeMs >= this.durationMs) s.onStreamTimeout('max_stream_duration');
+    else if (s.durationMs > 0 && now - s.startTimeMs >= s.durationMs) s.onStreamTimeout('max_stream_duration');
+    else if (s.tryDeadline > 0 && now >= s.tryDeadline) s.onPerTryTimeout();
     else if (this.requestMs > 0 && !s.requestComplete && now - s.startTimeMs >= this.requestMs) s.onStreamTimeout('request_timeout');
     else if (s.idleTimeoutMs > 0 && now - s.lastActivityMs >= s.idleTimeoutMs) s.onStreamTimeout('stream_idle_timeout');
   }
+}
+
+/**
+ * Fire at a quarter of the shortest timeout, between 25 ms and 1 s: the error on when a
+ * timeout fires stays under 25% (or 1 s) without a timer per request.
+ */
+function sweepPeriod(shortest: number): number {
+  return Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
 }

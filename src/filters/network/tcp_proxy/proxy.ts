@@ -144,6 +144,15 @@ class TcpSession implements LbContext {
       this.close();
       return;
     }
+    // Circuit breaker max_connections (DEFAULT priority), as Envoy's tcp_proxy: over the limit
+    // the downstream connection is closed and upstream_cx_overflow counts it.
+    const cx = this.cluster.resources.default.connections;
+    if (!cx.canCreate()) {
+      cs.upstream_cx_overflow.inc();
+      this.close();
+      return;
+    }
+    cx.inc();
     this.host = host;
     cs.upstream_cx_total.inc();
     cs.upstream_cx_active.inc();
@@ -164,6 +173,7 @@ class TcpSession implements LbContext {
       else this.close();
     });
     up.on('close', () => {
+      cx.dec();
       cs.upstream_cx_active.dec();
       host.stats.cx_active--;
       if (this.connected) {
