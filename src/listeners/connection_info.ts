@@ -21,6 +21,8 @@ export interface ConnectionInfo {
   transportProtocol: string;
   /** ALPN from tls_inspector, or ['http/1.1'] / ['h2c'] from http_inspector. */
   applicationProtocols: string[];
+  /** Filter state set by envoy.filters.network.set_filter_state (string objects by key). */
+  filterState?: Map<string, string>;
   /** original_src: bind upstream connections to the downstream's source address (and port). */
   originalSrc?: { bindPort: boolean; mark: number };
 }

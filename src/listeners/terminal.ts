@@ -3,6 +3,8 @@
 import type { Socket } from 'node:net';
 import type { NetworkFilterConfig } from '../config/types';
 import type { ConnectionInfo } from './connection_info';
+import { SET_FILTER_STATE_TYPE_URL, type SetFilterStateConfig } from '../filters/network/set_filter_state/config';
+import { setConnectionFilterState } from '../filters/network/set_filter_state/runtime';
 import { HcmRuntime } from '../filters/network/http_connection_manager/runtime';
 import type { HcmConfig } from '../filters/network/http_connection_manager/config';
 import { TcpProxyRuntime } from '../filters/network/tcp_proxy/proxy';
@@ -71,11 +73,47 @@ export interface RuntimeContext {
   listeners?: ListenerLookup;
 }
 
-/** Builds the runtime for a chain's filters. Only a single terminal filter is supported so far. */
+/** Runs the connection-setup network filters (set_filter_state) before the terminal one. */
+class WithConnectionFilters implements TerminalFilter {
+  constructor(
+    private readonly setup: SetFilterStateConfig[],
+    private readonly terminal: TerminalFilter,
+  ) {}
+  onConnection(s: Socket, initial: Buffer | null): void {
+    for (const f of this.setup) setConnectionFilterState(f, s);
+    this.terminal.onConnection(s, initial);
+  }
+  drain(): void {
+    this.terminal.drain();
+  }
+  closeAll(): void {
+    this.terminal.closeAll();
+  }
+  dispose(): void {
+    this.terminal.dispose();
+  }
+  get activeConnections(): number {
+    return this.terminal.activeConnections;
+  }
+}
+
+/**
+ * Builds the runtime for a chain's filters: any number of set_filter_state filters, then one
+ * terminal filter (http_connection_manager or tcp_proxy), last.
+ */
 export function buildTerminal(filters: NetworkFilterConfig[], ctx: RuntimeContext): TerminalFilter {
-  if (filters.length !== 1) throw new Error(`a filter chain must hold exactly one terminal network filter (got ${filters.length})`);
-  const f = filters[0];
+  const setup: SetFilterStateConfig[] = [];
+  for (const f of filters.slice(0, -1)) {
+    if (f.typeUrl !== SET_FILTER_STATE_TYPE_URL) throw new Error(`network filter ${f.name} (${f.typeUrl}) must be the last filter of its chain`);
+    setup.push(f.config as SetFilterStateConfig);
+  }
+  const terminal = buildTerminalFilter(filters[filters.length - 1], ctx);
+  return setup.length === 0 ? terminal : new WithConnectionFilters(setup, terminal);
+}
+
+function buildTerminalFilter(f: NetworkFilterConfig | undefined, ctx: RuntimeContext): TerminalFilter {
+  if (f === undefined) throw new Error('a filter chain needs a terminal network filter');
   if (f.typeUrl === HCM) return new HttpTerminal(new HcmRuntime(f.config as HcmConfig, ctx.clusters, ctx.store, ctx.routes));
   if (f.typeUrl === TCP) return new TcpTerminal(new TcpProxyRuntime(f.config as TcpProxyConfig, ctx.clusters, ctx.store));
-  throw new Error(`network filter ${f.name} (${f.typeUrl}) has no runtime`);
+  throw new Error(`network filter ${f.name} (${f.typeUrl}) is not a terminal filter`);
 }

@@ -31,6 +31,8 @@ export interface HashInput extends LbContext {
   readonly localPort: number;
   /** Set-Cookie values to add to the response (generated cookies); null when none. */
   setCookies: string[] | null;
+  /** The connection's filter state (envoy.filters.network.set_filter_state), if any. */
+  readonly filterState: ReadonlyMap<string, string> | undefined;
 }
 
 const KINDS = ['header', 'cookie', 'connection_properties', 'query_parameter', 'filter_state'];
@@ -151,8 +153,7 @@ export function computeRequestHash(policies: readonly HashPolicy[], s: HashInput
         hashQuery(p.name, s.head.path);
         break;
       case 'filter_state':
-        // No Switchyard filter stores hashable filter state yet: the key is never present,
-        // which Envoy treats as "no hash from this policy".
+        hashFilterState(p.key, s.filterState);
         break;
     }
     if (p.terminal && accSet) break;
@@ -162,13 +163,28 @@ export function computeRequestHash(policies: readonly HashPolicy[], s: HashInput
   s.hashLo = accLo;
 }
 
-/** tcp_proxy: the hash of a connection from its source address. */
-export function computeConnectionHash(policies: readonly HashPolicy[], remoteAddress: string | undefined, out: LbContext): void {
+/**
+ * filter_state: the object under `key` hashes as Envoy's string accessor does (xxHash64 of
+ * the string); an absent key gives no hash from this policy.
+ */
+function hashFilterState(key: string, state: ReadonlyMap<string, string> | undefined): void {
+  const v = state?.get(key);
+  if (v === undefined) return;
+  xxh64String(v);
+  combine();
+}
+
+/** tcp_proxy: the hash of a connection from its source address or its filter state. */
+export function computeConnectionHash(
+  policies: readonly HashPolicy[], remoteAddress: string | undefined, filterState: ReadonlyMap<string, string> | undefined, out: LbContext,
+): void {
   accSet = false;
   for (const p of policies) {
     if (p.t === 'source_ip' && remoteAddress) {
       xxh64String(remoteAddress);
       combine();
+    } else if (p.t === 'filter_state') {
+      hashFilterState(p.key, filterState);
     }
   }
   out.hashSet = accSet;

@@ -22,6 +22,7 @@ export const PROTO_FILES: readonly string[] = [
   'envoy/service/discovery/v3/discovery.proto',
   'envoy/service/secret/v3/sds.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/set_filter_state/v3/set_filter_state.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/network/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',

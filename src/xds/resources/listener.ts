@@ -71,6 +71,7 @@ function decodeFilterChain(fc: Canon, path: string, issues: ConfigIssues, index:
     const e = decodeFilterEntry('network', readString(f, 'name', ''), readMessage(f, 'typed_config'), join(p, 'typed_config'), issues);
     if (e) filters.push(e);
   });
+  checkFilterOrder(filters, join(path, 'filters'), issues);
   return {
     name: readString(fc, 'name', index >= 0 ? `#${index}` : 'default'),
     match: decodeMatch(readMessage(fc, 'filter_chain_match'), join(path, 'filter_chain_match'), issues),
@@ -132,5 +133,18 @@ function checkDuplicateMatches(chains: FilterChainConfig[], path: string, issues
     const prev = seen.get(key);
     if (prev !== undefined) issues.add(join(path, i), `has the same filter_chain_match as filter_chains[${prev}]`);
     else seen.set(key, i);
+  });
+}
+
+const TERMINAL_FILTERS = ['.http_connection_manager.v3.HttpConnectionManager', '.tcp_proxy.v3.TcpProxy'];
+
+/** set_filter_state filters first, then exactly one terminal filter (the connection manager or tcp_proxy), last. */
+function checkFilterOrder(filters: NetworkFilterConfig[], path: string, issues: ConfigIssues): void {
+  const terminal = (f: NetworkFilterConfig) => TERMINAL_FILTERS.some((t) => f.typeUrl.endsWith(t));
+  if (filters.length === 0) issues.add(path, 'needs a terminal filter (http_connection_manager or tcp_proxy)');
+  filters.forEach((f, i) => {
+    const last = i === filters.length - 1;
+    if (terminal(f) && !last) issues.add(join(path, i), `${f.name} is a terminal filter and must be the last one of the chain`);
+    if (!terminal(f) && last) issues.add(join(path, i), `the last filter must be a terminal filter (http_connection_manager or tcp_proxy), got ${f.name}`);
   });
 }

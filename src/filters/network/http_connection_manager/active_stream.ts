@@ -72,6 +72,11 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   /** Cookies a cookie hash policy generated, set on the response (Envoy's router does the same). */
   setCookies: string[] | null = null;
 
+  /** HashInput: the connection's filter state (set_filter_state). */
+  get filterState(): ReadonlyMap<string, string> | undefined {
+    return this.ds.connectionInfo?.filterState;
+  }
+
   private route: Route | null = null;
   private responseChain: HeaderMutations[] | null = null;
   private cluster: Cluster | null = null;

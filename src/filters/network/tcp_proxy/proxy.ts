@@ -118,7 +118,7 @@ class TcpSession implements LbContext {
     down.on('error', () => this.close());
     down.on('close', () => this.close());
     const hp = rt.config.hashPolicy;
-    if (cluster.usesHash && hp.length > 0) computeConnectionHash(hp, down.remoteAddress, this);
+    if (cluster.usesHash && hp.length > 0) computeConnectionHash(hp, down.remoteAddress, connectionInfo(down)?.filterState, this);
   }
 
   /** ORIGINAL_DST: where the client was going (its restored original destination), or none. */
