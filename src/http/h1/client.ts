@@ -207,13 +207,14 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     }
     const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
     this.pending = end === buf.length ? null : buf.subarray(end);
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]);
-    if (m === null) throw new ParseError('malformed status line');
-    const status = Number(m[2]);
+    const sl = lines[0];
+    const minor = statusLineMinor(sl);
+    if (minor === -1) throw new ParseError('malformed status line');
+    const status = (sl.charCodeAt(9) - 48) * 100 + (sl.charCodeAt(10) - 48) * 10 + (sl.charCodeAt(11) - 48);
     const fr = newFraming();
     const headers = new HeaderMap();
     parseHeaderLines(lines, 1, headers, fr);
-    this.keepAlive = m[1] === '1' ? !fr.close : fr.keepAlive && !fr.close;
+    this.keepAlive = minor === 1 ? !fr.close : fr.keepAlive && !fr.close;
     const head: ResponseHead = { status, headers };
     const sink = this.sink!;
     if (status >= 100 && status < 200 && status !== 101) {
@@ -371,6 +372,26 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     this.socket.destroy();
     this.owner.onConnectFailed(this, 'connect timeout');
   }
+}
+
+/**
+ * Checks a status line, `HTTP/1.x NNN[ reason]` (RFC 9112 §4), without a regex (this runs
+ * per response); returns x (0 or 1), or -1 when the line is malformed.
+ */
+function statusLineMinor(l: string): number {
+  if (l.length < 12 || !l.startsWith('HTTP/1.') || l.charCodeAt(8) !== 32) return -1;
+  const minor = l.charCodeAt(7) - 48;
+  if (minor !== 0 && minor !== 1) return -1;
+  for (let i = 9; i < 12; i++) {
+    const c = l.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  if (l.length > 12 && l.charCodeAt(12) !== 32) return -1;
+  for (let i = 13; i < l.length; i++) {
+    const c = l.charCodeAt(i);
+    if (c === 10 || c === 13) return -1;
+  }
+  return minor;
 }
 
 function onConnectTimeout(c: H1ClientConnection): void {

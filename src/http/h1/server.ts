@@ -61,6 +61,19 @@ export class H1ServerConnection implements IdleTracked {
   private clientEnded = false;
   /** Every write to the socket goes through here (write_batch.ts keeps them in order). */
   readonly out: BatchedWriter;
+  /**
+   * The connection's addresses and listener info, read once at its first request (they
+   * do not change; reading them through the socket's getters and its symbol-keyed info
+   * on every request was a measurable cost).
+   */
+  private addrsRead = false;
+  /** The last Host value found valid on this connection. */
+  private lastAuthority = '';
+  remoteAddress = '';
+  remotePort = 0;
+  localAddress = '';
+  localPort = 0;
+  info: ConnectionInfo | undefined = undefined;
 
   constructor(
     readonly socket: Socket,
@@ -168,6 +181,7 @@ export class H1ServerConnection implements IdleTracked {
       clearTimeout(this.headTimer);
       this.headTimer = null;
     }
+    if (!this.addrsRead) this.readAddrs();
     this.stream = stream;
     this.requestCount++;
     const maxRq = this.opts.maxRequestsPerConnection;
@@ -231,7 +245,11 @@ export class H1ServerConnection implements IdleTracked {
     if (authority === undefined) {
       if (protocol === 'HTTP/1.1') throw new ParseError('missing host header');
       authority = '';
-    } else if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
+    } else if (authority !== this.lastAuthority) {
+      // Keep-alive clients repeat the same Host: check it once per connection.
+      if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
+      this.lastAuthority = authority;
+    }
     headers.remove('host');
     const s = new H1ServerStream(this, {
       method,
@@ -369,6 +387,17 @@ export class H1ServerConnection implements IdleTracked {
     if (this.pending !== null) this.process();
   }
 
+  private readAddrs(): void {
+    this.addrsRead = true;
+    const sock = this.socket;
+    const info = connectionInfo(sock);
+    this.info = info;
+    this.remoteAddress = sock.remoteAddress ?? '';
+    this.remotePort = sock.remotePort ?? 0;
+    this.localAddress = info?.localAddress ?? sock.localAddress ?? '';
+    this.localPort = info?.localPort ?? sock.localPort ?? 0;
+  }
+
   enterUpgraded(): void {
     this.st = St.Upgraded;
   }
@@ -395,19 +424,19 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   ) {}
 
   get remoteAddress(): string {
-    return this.conn.socket.remoteAddress ?? '';
+    return this.conn.remoteAddress;
   }
   get remotePort(): number {
-    return this.conn.socket.remotePort ?? 0;
+    return this.conn.remotePort;
   }
   get connectionInfo(): ConnectionInfo | undefined {
-    return connectionInfo(this.conn.socket as Socket);
+    return this.conn.info;
   }
   get localAddress(): string {
-    return this.connectionInfo?.localAddress ?? this.conn.socket.localAddress ?? '';
+    return this.conn.localAddress;
   }
   get localPort(): number {
-    return this.connectionInfo?.localPort ?? this.conn.socket.localPort ?? 0;
+    return this.conn.localPort;
   }
 
   // ChunkSink (request body)
