@@ -15,7 +15,7 @@ const SCENARIO_LABEL = {
 };
 const PROXY_ORDER = ['direct', 'haproxy', 'nginx', 'switchyard'];
 const BASELINE = 'haproxy';
-const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb'];
+const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb', 'cpu_us_per_rq'];
 // How rounds are combined: 'best' (default: the round with the highest req/s;
 // background load on a shared machine only ever slows a run down) or 'median'.
 let AGG = process.env.BENCH_AGG === 'median' ? 'median' : 'best';
@@ -114,6 +114,11 @@ function parseRun(run) {
     out.raw_output = text;
     if (out.rps == null) { out.status = 'error'; out.reason = `could not parse ${run.tool} output`; }
   }
+  // The proxy's CPU time (user + system, its whole process tree) per request over the
+  // measured run: less sensitive to other work on the machine than req/s.
+  if (out.status === 'ok' && out.cpu_ticks != null && out.clk_tck && out.requests) {
+    out.cpu_us_per_rq = (out.cpu_ticks / out.clk_tck) * 1e6 / out.requests;
+  }
   return out;
 }
 
@@ -160,6 +165,7 @@ function buildResults(runs) {
       b.conns === r.conns && b.status === 'ok');
     if (!base) continue;
     r.rps_ratio_vs_haproxy = base.rps ? r.rps / base.rps : null;
+    r.cpu_ratio_vs_haproxy = r.cpu_us_per_rq != null && base.cpu_us_per_rq ? r.cpu_us_per_rq / base.cpu_us_per_rq : null;
     if (r.p99_ms != null && base.p99_ms) {
       r.p99_ratio_vs_haproxy = r.p99_ms / base.p99_ms; r.latency_ratio_basis = 'p99';
     } else if (r.mean_ms != null && base.mean_ms) { // h2load has no percentiles: use the mean
@@ -182,11 +188,11 @@ function render(doc) {
   let prev = null;
   for (const r of sorted) {
     const key = `${r.scenario}/${r.conns}`;
-    if (prev && prev !== key) rows.push(['', '', '', '', '', '', '', '', '', '']);
+    if (prev && prev !== key) rows.push(['', '', '', '', '', '', '', '', '', '', '', '']);
     prev = key;
     const scen = `${SCENARIO_LABEL[r.scenario] || r.scenario} c${r.conns}${r.streams > 1 ? ` m${r.streams}` : ''}`;
     if (r.status !== 'ok') {
-      rows.push([scen, r.proxy, r.status === 'failed' ? 'FAILED' : r.status.toUpperCase(), '', '', '', '', '', '',
+      rows.push([scen, r.proxy, r.status === 'failed' ? 'FAILED' : r.status.toUpperCase(), '', '', '', '', '', '', '', '',
         r.reason || '']);
       continue;
     }
@@ -198,6 +204,8 @@ function render(doc) {
       fmtKb(r.rss_kb),
       fmtRatio(r.rps_ratio_vs_haproxy),
       r.p99_ratio_vs_haproxy == null ? '-' : fmtRatio(r.p99_ratio_vs_haproxy) + latBasis,
+      r.cpu_us_per_rq == null || r.proxy === 'direct' ? '-' : `${r.cpu_us_per_rq.toFixed(1)}us`,
+      r.cpu_ratio_vs_haproxy == null || r.proxy === 'direct' ? '-' : fmtRatio(r.cpu_ratio_vs_haproxy),
       r.errors ? String(r.errors) : '0',
       [r.exit_code ? `exit ${r.exit_code}` : '', r.reason || ''].filter(Boolean).join('; '),
     ]);
@@ -211,7 +219,7 @@ function render(doc) {
     '',
   ].join('\n');
   return head + table(rows, ['scenario', 'proxy', 'req/s', 'p50', 'p99', 'RSS', 'req/s vs HAProxy',
-    'p99 vs HAProxy', 'errors', 'note']) +
+    'p99 vs HAProxy', 'CPU/rq', 'CPU/rq vs HAProxy', 'errors', 'note']) +
     '\n\nreq/s vs HAProxy > 1 is faster than HAProxy; p99 vs HAProxy < 1 is lower (better) tail latency.' +
     '\n"direct" is wrk straight to the backend (no proxy): the ceiling of this setup; its RSS is the backend nginx.\n';
 }

@@ -203,6 +203,17 @@ rss_of() { # pids... -> "rss_kb hwm_kb nprocs" summed over each pid's process tr
   echo "$rss $hwm $n"
 }
 
+cpu_ticks_of() { # pids... -> utime+stime (clock ticks) summed over each pid's process tree
+  local p q t=0 v
+  for p in "$@"; do
+    for q in $(descendants "$p"); do
+      v=$(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null) || continue
+      t=$((t + ${v:-0}))
+    done
+  done
+  echo "$t"
+}
+
 json_str() { # escape for a JSON string body
   local s=$1
   s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\t'/ }; s=${s//$'\r'/}
@@ -461,20 +472,25 @@ measure() {
                     'BEGIN{ printf "%.2f", (h ? w : 0) + d * 0.9 }')
   ( sleep "$at"; rss_of $pid > "$rssf" ) &
   local sampler=$!
+  local cpu0; cpu0=$(cpu_ticks_of $pid)
   taskset -c "$CLIENT_CPU" "${cmd[@]}" >"$raw" 2>&1
   local rc=$?
+  local cpu1; cpu1=$(cpu_ticks_of $pid)
   wait "$sampler" 2>/dev/null
   local rss hwm np; read -r rss hwm np < "$rssf" 2>/dev/null || { rss=0; hwm=0; np=0; }
   # if the sampler fired after the run ended, still take a reading now
   [ "${rss:-0}" = 0 ] && read -r rss hwm np <<<"$(rss_of $pid)"
   record proxy="$proxy" scenario="$scen" conns="$c" round="$round" streams="$([ "$tool" = h2load ] && echo "$H2_STREAMS" || echo 1)" \
          tool="$tool" status=ok exit_code="$rc" rss_kb="${rss:-0}" hwm_kb="${hwm:-0}" nprocs="${np:-0}" \
+         cpu_ticks="$((cpu1 - cpu0))" clk_tck="$CLK_TCK" \
          raw="$raw" cmd="${cmd[*]}"
   if ! kill -0 "$pid" 2>/dev/null; then
     log "$proxy: process $pid died during $scen c=$c"
     return 1
   fi
 }
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
 streams_for() { if [ "$1" = l7-h2 ]; then echo "$H2_STREAMS"; else echo 1; fi; }
 conns_for() { if [ "$1" = l7-h2 ]; then echo "$H2_CONNS"; else echo "$CONNS"; fi; }

@@ -7,6 +7,7 @@ import { HeaderMap } from '../headers';
 import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, UpstreamStream } from '../stream';
 import type { IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
+import { BatchedWriter } from './write_batch';
 import { findHeadEnd, newFraming, ParseError, parseHeaderLines, serializeHeaders, statusHasNoBody } from './parse';
 
 export interface H1ClientOwner {
@@ -37,6 +38,8 @@ const EMPTY = Buffer.alloc(0);
 
 export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracked {
   readonly socket: Socket;
+  /** Every write to the socket goes through here (write_batch.ts keeps them in order). */
+  private readonly out: BatchedWriter;
   private st = St.Connecting;
   sink: UpstreamResponseSink | null = null;
   private connectTimer: NodeJS.Timeout | null = null;
@@ -64,6 +67,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
   ) {
     const s = openUpstreamSocket(ip, port, source, true);
     this.socket = s;
+    this.out = new BatchedWriter(s);
     s.on('connect', () => this.onConnect());
     s.on('data', (d: Buffer) => this.onData(d));
     s.on('end', () => this.onEnd());
@@ -108,30 +112,34 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
       if (this.reqChunked) extra = 'transfer-encoding: chunked\r\n';
     }
     // One write per request head; a body is written as it comes (most requests have none).
-    this.socket.write(`${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeHeaders(h)}${extra}\r\n`, 'latin1');
-    if (endStream) this.reqDone = true;
+    // A request that ends with its head is held for the end of the poll phase (write_batch.ts).
+    const text = `${head.method} ${head.path} HTTP/1.1\r\nhost: ${head.authority}\r\n${serializeHeaders(h)}${extra}\r\n`;
+    if (endStream) {
+      this.out.defer(text);
+      this.reqDone = true;
+    } else this.out.write(text);
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
-    const s = this.socket;
+    const out = this.out;
     let ok = true;
     if (this.reqChunked) {
       if (chunk.length > 0) {
-        s.write(chunkHeader(chunk.length), 'latin1');
-        s.write(chunk);
-        ok = s.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
-      } else if (endStream) ok = s.write(LAST_CHUNK, 'latin1');
-    } else if (chunk.length > 0) ok = s.write(chunk);
+        out.write(chunkHeader(chunk.length));
+        out.write(chunk);
+        ok = out.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n');
+      } else if (endStream) ok = out.write(LAST_CHUNK);
+    } else if (chunk.length > 0) ok = out.write(chunk);
     if (endStream) {
       this.reqDone = true;
-      if (this.rx === Rx.Upgraded) s.end();
+      if (this.rx === Rx.Upgraded) out.end();
       this.maybeDone();
     }
     return ok;
   }
 
   sendTrailers(trailers: HeaderMap): void {
-    if (this.reqChunked) this.socket.write('0\r\n' + serializeHeaders(trailers) + '\r\n', 'latin1');
+    if (this.reqChunked) this.out.write('0\r\n' + serializeHeaders(trailers) + '\r\n');
     this.reqDone = true;
     this.maybeDone();
   }
@@ -199,13 +207,14 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     }
     const lines = buf.toString('latin1', 0, end - 4).split('\r\n');
     this.pending = end === buf.length ? null : buf.subarray(end);
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]);
-    if (m === null) throw new ParseError('malformed status line');
-    const status = Number(m[2]);
+    const sl = lines[0];
+    const minor = statusLineMinor(sl);
+    if (minor === -1) throw new ParseError('malformed status line');
+    const status = (sl.charCodeAt(9) - 48) * 100 + (sl.charCodeAt(10) - 48) * 10 + (sl.charCodeAt(11) - 48);
     const fr = newFraming();
     const headers = new HeaderMap();
     parseHeaderLines(lines, 1, headers, fr);
-    this.keepAlive = m[1] === '1' ? !fr.close : fr.keepAlive && !fr.close;
+    this.keepAlive = minor === 1 ? !fr.close : fr.keepAlive && !fr.close;
     const head: ResponseHead = { status, headers };
     const sink = this.sink!;
     if (status >= 100 && status < 200 && status !== 101) {
@@ -352,6 +361,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
   destroy(): void {
     if (this.st === St.Closed && this.socket.destroyed) return;
     if (this.st !== St.Connecting) this.st = St.Closed;
+    this.out.discard();
     this.socket.destroy();
   }
 
@@ -362,6 +372,26 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     this.socket.destroy();
     this.owner.onConnectFailed(this, 'connect timeout');
   }
+}
+
+/**
+ * Checks a status line, `HTTP/1.x NNN[ reason]` (RFC 9112 §4), without a regex (this runs
+ * per response); returns x (0 or 1), or -1 when the line is malformed.
+ */
+function statusLineMinor(l: string): number {
+  if (l.length < 12 || !l.startsWith('HTTP/1.') || l.charCodeAt(8) !== 32) return -1;
+  const minor = l.charCodeAt(7) - 48;
+  if (minor !== 0 && minor !== 1) return -1;
+  for (let i = 9; i < 12; i++) {
+    const c = l.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  if (l.length > 12 && l.charCodeAt(12) !== 32) return -1;
+  for (let i = 13; i < l.length; i++) {
+    const c = l.charCodeAt(i);
+    if (c === 10 || c === 13) return -1;
+  }
+  return minor;
 }
 
 function onConnectTimeout(c: H1ClientConnection): void {

@@ -9,6 +9,7 @@ import type { DownstreamStream, HttpProtocol, RequestBodySink, RequestHead, Resp
 import type { IdleSweeper, IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { writeHeadAndBody } from './write';
+import { BatchedWriter, DEFER_LIMIT } from './write_batch';
 import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderLines, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
 
 export interface H1ServerOptions {
@@ -58,11 +59,27 @@ export class H1ServerConnection implements IdleTracked {
   requestCount = 0;
   /** The client half-closed an upgraded (tunnelled) connection. */
   private clientEnded = false;
+  /** Every write to the socket goes through here (write_batch.ts keeps them in order). */
+  readonly out: BatchedWriter;
+  /**
+   * The connection's addresses and listener info, read once at its first request (they
+   * do not change; reading them through the socket's getters and its symbol-keyed info
+   * on every request was a measurable cost).
+   */
+  private addrsRead = false;
+  /** The last Host value found valid on this connection. */
+  private lastAuthority = '';
+  remoteAddress = '';
+  remotePort = 0;
+  localAddress = '';
+  localPort = 0;
+  info: ConnectionInfo | undefined = undefined;
 
   constructor(
     readonly socket: Socket,
     private readonly opts: H1ServerOptions,
   ) {
+    this.out = new BatchedWriter(socket);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onSocketClose());
@@ -95,7 +112,7 @@ export class H1ServerConnection implements IdleTracked {
   close(): void {
     if (this.st === St.Closed) return;
     this.st = St.Closed;
-    this.socket.end();
+    this.out.end();
     this.socket.destroySoon();
   }
 
@@ -164,6 +181,7 @@ export class H1ServerConnection implements IdleTracked {
       clearTimeout(this.headTimer);
       this.headTimer = null;
     }
+    if (!this.addrsRead) this.readAddrs();
     this.stream = stream;
     this.requestCount++;
     const maxRq = this.opts.maxRequestsPerConnection;
@@ -181,7 +199,7 @@ export class H1ServerConnection implements IdleTracked {
       this.st = St.Waiting;
       stream.requestEnded = true;
     }
-    if (stream.expectContinue && this.st === St.Body) this.socket.write(CONTINUE_100, 'latin1');
+    if (stream.expectContinue && this.st === St.Body) this.out.write(CONTINUE_100);
     this.opts.onRequest(stream);
     if (this.st === St.Upgraded && this.pending !== null) {
       const rest = this.pending;
@@ -227,7 +245,11 @@ export class H1ServerConnection implements IdleTracked {
     if (authority === undefined) {
       if (protocol === 'HTTP/1.1') throw new ParseError('missing host header');
       authority = '';
-    } else if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
+    } else if (authority !== this.lastAuthority) {
+      // Keep-alive clients repeat the same Host: check it once per connection.
+      if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
+      this.lastAuthority = authority;
+    }
     headers.remove('host');
     const s = new H1ServerStream(this, {
       method,
@@ -287,9 +309,8 @@ export class H1ServerConnection implements IdleTracked {
     this.stream = null;
     this.pending = null;
     const body = reason + '\n';
-    this.socket.write(
+    this.out.write(
       `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
-      'latin1',
     );
     this.close();
   }
@@ -346,7 +367,7 @@ export class H1ServerConnection implements IdleTracked {
       if (s.responseStatus === 101) {
         // Tunnel: the upstream half-closed; pass it on and keep reading until the client's
         // FIN, after which Node closes the socket (allowHalfOpen on both ways).
-        this.socket.end();
+        this.out.end();
         return;
       }
       this.stream = null;
@@ -364,6 +385,17 @@ export class H1ServerConnection implements IdleTracked {
     this.idleSince = Date.now();
     this.socket.resume();
     if (this.pending !== null) this.process();
+  }
+
+  private readAddrs(): void {
+    this.addrsRead = true;
+    const sock = this.socket;
+    const info = connectionInfo(sock);
+    this.info = info;
+    this.remoteAddress = sock.remoteAddress ?? '';
+    this.remotePort = sock.remotePort ?? 0;
+    this.localAddress = info?.localAddress ?? sock.localAddress ?? '';
+    this.localPort = info?.localPort ?? sock.localPort ?? 0;
   }
 
   enterUpgraded(): void {
@@ -392,19 +424,19 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   ) {}
 
   get remoteAddress(): string {
-    return this.conn.socket.remoteAddress ?? '';
+    return this.conn.remoteAddress;
   }
   get remotePort(): number {
-    return this.conn.socket.remotePort ?? 0;
+    return this.conn.remotePort;
   }
   get connectionInfo(): ConnectionInfo | undefined {
-    return connectionInfo(this.conn.socket as Socket);
+    return this.conn.info;
   }
   get localAddress(): string {
-    return this.connectionInfo?.localAddress ?? this.conn.socket.localAddress ?? '';
+    return this.conn.localAddress;
   }
   get localPort(): number {
-    return this.connectionInfo?.localPort ?? this.conn.socket.localPort ?? 0;
+    return this.conn.localPort;
   }
 
   // ChunkSink (request body)
@@ -420,7 +452,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   sendHeaders(head: ResponseHead, endStream: boolean): void {
     if (this.responseStarted) return;
     this.responseStarted = true;
-    const sock = this.conn.socket;
+    const out = this.conn.out;
     const status = head.status;
     this.responseStatus = status;
     const h = head.headers;
@@ -442,7 +474,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     }
     const headText = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n${serializeHeaders(h)}${extra}\r\n`;
     if (endStream) {
-      sock.write(headText, 'latin1');
+      out.defer(headText);
       this.finish();
       return;
     }
@@ -457,36 +489,43 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     const h = this.pendingHead;
     if (h === null) return;
     this.pendingHead = null;
-    this.conn.socket.write(h, 'latin1');
+    this.conn.out.write(h);
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
-    const sock = this.conn.socket;
+    const out = this.conn.out;
     let ok = true;
     const head = this.pendingHead;
     if (head !== null) {
       this.pendingHead = null;
-      if (this.noBody || chunk.length === 0) sock.write(head, 'latin1');
-      else {
+      if (this.noBody || chunk.length === 0) {
+        if (endStream && !(this.chunkedResponse && !this.noBody)) {
+          out.defer(head);
+          this.finish();
+          return true;
+        }
+        out.write(head);
+      } else {
         const framing = this.chunkedResponse ? chunkHeader(chunk.length) : '';
         const tail = this.chunkedResponse ? (endStream ? '\r\n' + LAST_CHUNK : '\r\n') : '';
-        ok = writeHeadAndBody(sock, head + framing, chunk, tail);
+        ok = writeHeadAndBody(out, head + framing, chunk, tail, endStream);
         if (endStream) this.finish();
         return ok;
       }
     }
     if (chunk.length > 0 && !this.noBody) {
       if (this.chunkedResponse) {
-        sock.write(chunkHeader(chunk.length), 'latin1');
-        sock.write(chunk);
-        ok = sock.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n', 'latin1');
+        out.write(chunkHeader(chunk.length));
+        out.write(chunk);
+        ok = out.write(endStream ? '\r\n' + LAST_CHUNK : '\r\n');
         endStream && this.finish();
         return ok;
       }
-      ok = sock.write(chunk);
+      if (endStream && chunk.length <= DEFER_LIMIT) out.defer(chunk);
+      else ok = out.write(chunk);
     }
     if (endStream) {
-      if (this.chunkedResponse && !this.noBody) sock.write(LAST_CHUNK, 'latin1');
+      if (this.chunkedResponse && !this.noBody) out.defer(LAST_CHUNK);
       this.finish();
     }
     return ok;
@@ -496,7 +535,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     this.flushHead();
     if (this.chunkedResponse && !this.noBody) {
       const t = this.conn.trailersEnabled ? serializeHeaders(trailers) : '';
-      this.conn.socket.write('0\r\n' + t + '\r\n', 'latin1');
+      this.conn.out.write('0\r\n' + t + '\r\n');
     }
     this.finish();
   }
@@ -504,6 +543,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   reset(): void {
     this.responseDone = true;
     this.pendingHead = null;
+    this.conn.out.discard();
     this.conn.socket.destroy();
   }
 

@@ -1,0 +1,81 @@
+// Output batching for the HTTP/1.1 codecs: the bytes of a complete small message (a
+// request head with no body, a response head plus its whole body) are held until the end
+// of the event loop's poll phase, then every held message goes out in one burst.
+//
+// Why: on loopback (a sidecar's normal case) a write() does the receiver's TCP input in
+// the sender's context and wakes the receiving process if it sleeps. Writing as each
+// event is handled spreads the writes out, so the peer (client or upstream) goes back to
+// sleep between them and is woken again, once per message; measured here, that was ~0.8
+// wake-ups per proxied request against HAProxy's ~0.25, and the wake-ups were a large part
+// of the proxy's CPU time. Writes grouped after the poll phase find the peer still awake.
+// Envoy behaves the same way: Network::ConnectionImpl::write() only appends to the
+// connection's write buffer and activates a write event; the socket is written when the
+// dispatcher gets to that event, after the events at hand.
+//
+// Ordering: a connection's later writes, end() and close all go through its BatchedWriter,
+// which first writes what it holds, so bytes never overtake one another.
+import type { Socket } from 'node:net';
+
+/** Held messages larger than this are written at once (they are not the per-request case). */
+export const DEFER_LIMIT = 16 * 1024;
+
+export class BatchedWriter {
+  /** Bytes held until the end of the poll phase (latin1 when a string), or null. */
+  private held: Buffer | string | null = null;
+
+  constructor(readonly socket: Socket) {}
+
+  /**
+   * Queues the last bytes of a message to be written after the events at hand. The
+   * caller has nothing more to send for this message, so there is no backpressure to
+   * report: a full socket buffer shows up as 'drain' later, as for any write.
+   */
+  defer(data: Buffer | string): void {
+    if (this.held !== null) this.flush();
+    this.held = data;
+    queue.push(this);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Writes now, after anything held; returns the socket's backpressure signal. */
+  write(data: Buffer | string): boolean {
+    if (this.held !== null) this.flush();
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  /** Writes what is held, if anything. */
+  flush(): void {
+    const d = this.held;
+    if (d === null) return;
+    this.held = null;
+    const s = this.socket;
+    if (s.destroyed || s.writableEnded) return;
+    if (typeof d === 'string') s.write(d, 'latin1');
+    else s.write(d);
+  }
+
+  /** Half-closes after anything held. */
+  end(): void {
+    if (this.held !== null) this.flush();
+    this.socket.end();
+  }
+
+  /** Drops anything held (the connection is being reset). */
+  discard(): void {
+    this.held = null;
+  }
+}
+
+const queue: BatchedWriter[] = [];
+let scheduled = false;
+
+function flushAll(): void {
+  scheduled = false;
+  // socket.write() reports completion and errors asynchronously, so nothing is queued
+  // while this runs; the length is read each turn all the same.
+  for (let i = 0; i < queue.length; i++) queue[i].flush();
+  queue.length = 0;
+}
