@@ -2,7 +2,7 @@
 // one JSON answer per line out (matched by id), plus events. Every wait is bounded.
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { Pod, RunAs } from './netns';
+import { rootFor, type Pod, type RunAs } from './netns';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AGENT = path.join(ROOT, 'test', 'netns', 'fixtures', 'interception_agent.ts');
@@ -42,10 +42,13 @@ export class Agent {
 
   /** Starts the agent in the pod (as `as`, default root) and waits until it is ready. */
   static async start(pod: Pod, as?: RunAs): Promise<Agent> {
-    const proc = pod.spawn(process.execPath, ['--import', 'tsx', AGENT], { cwd: ROOT, as, stdio: ['pipe', 'pipe', 'pipe'] });
-    const agent = new Agent(proc);
-    await agent.waitEvent((e) => e.event === 'ready', 20_000);
-    return agent;
+    // Another uid may not read this checkout: then it runs from a readable copy (rootFor).
+    const root = as === undefined ? ROOT : rootFor(as);
+    const agent = path.join(root, path.relative(ROOT, AGENT));
+    const proc = pod.spawn(process.execPath, ['--import', 'tsx', agent], { cwd: root, as, stdio: ['pipe', 'pipe', 'pipe'] });
+    const a = new Agent(proc);
+    await a.waitEvent((e) => e.event === 'ready', 20_000);
+    return a;
   }
 
   request(cmd: Record<string, unknown>, timeoutMs = 20_000): Promise<Reply> {

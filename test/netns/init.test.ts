@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, FIXTURES } from '../integration/harness';
-import { createPod, createPodPair, ensureUser, netnsSkipReason, type Pod, type RunAs, type RunResult } from './netns';
+import { cliFor, createPod, createPodPair, ensureUser, netnsSkipReason, type Pod, type RunAs, type RunResult } from './netns';
 
 const skip = netnsSkipReason();
 
@@ -51,7 +51,7 @@ function dial(pod: Pod, host: string, port: number, opts: { as?: RunAs; local?: 
 }
 
 function init(pod: Pod, args: string[], opts: { allowFail?: boolean; as?: RunAs } = {}): RunResult {
-  return pod.exec(process.execPath, [CLI, 'init', ...args], opts);
+  return pod.exec(process.execPath, [opts.as ? cliFor(opts.as) : CLI, 'init', ...args], opts);
 }
 
 /**
@@ -225,7 +225,7 @@ describe('switchyard init in a network namespace', { skip }, () => {
     assert.equal(bad.status, 2);
     assert.equal(snapshot(pod), before, 'nothing changed');
     // --dry-run needs neither privileges nor tools.
-    const dry = pod.exec('env', ['PATH=/nonexistent', process.execPath, CLI, 'init', '--dry-run'], { as: nobody });
+    const dry = pod.exec('env', ['PATH=/nonexistent', process.execPath, cliFor(nobody), 'init', '--dry-run'], { as: nobody });
     assert.match(dry.stdout, /^-A ISTIO_OUTPUT -j ISTIO_REDIRECT$/m);
   });
 });

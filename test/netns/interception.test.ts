@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CLI, parseStats, readFixture, sleep, substitute, tempDir } from '../integration/harness';
-import { createPodPair, ensureUser, netnsSkipReason, type Pod, type RunAs } from './netns';
+import { cliFor, createPodPair, ensureUser, netnsSkipReason, type Pod, type RunAs } from './netns';
 
 const skip = netnsSkipReason();
 const APPS = path.join(__dirname, 'fixtures', 'apps.js');
@@ -53,7 +53,7 @@ async function startSidecar(pod: Pod, user: RunAs, vars: Record<string, string>)
   fs.chmodSync(dir, 0o755); // the sidecar's uid must read its bootstrap
   const file = path.join(dir, 'sidecar.yaml');
   fs.writeFileSync(file, substitute(readFixture('pod_sidecar.yaml'), { INBOUND_LISTENER_FILTERS: '', ...vars }), { mode: 0o644 });
-  const child = pod.spawn(process.execPath, [CLI, 'proxy', '-c', file, '--drain-time-s', '1'], { as: user });
+  const child = pod.spawn(process.execPath, [cliFor(user), 'proxy', '-c', file, '--drain-time-s', '1'], { as: user });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 150; i++) {

@@ -7,7 +7,10 @@
 // in an after() hook, and again at process exit, even when a test fails.
 import { after } from 'node:test';
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { trackProcess } from '../integration/harness';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, REPO_ROOT, trackProcess } from '../integration/harness';
 
 export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -47,6 +50,37 @@ export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; inp
   return res;
 }
 
+/** What the CLI (and the TypeScript test agents, through tsx) need at run time, relative to the repo root. */
+const RUNTIME_PATHS = ['package.json', 'tsconfig.json', 'bin', 'dist', 'node_modules', 'src', 'test/netns/fixtures'];
+let runtimeCopy: string | null = null;
+
+/**
+ * A repo root a process running as `as` can read: the repo itself when that user can read it,
+ * else a world-readable copy of what runs there (a checkout under /root, or in a 0700 temp
+ * dir, is not readable by the sidecar's uid 1337). Made once per process; removed at exit.
+ */
+export function rootFor(as: RunAs): string {
+  const probe = spawnSync('setpriv', [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--', 'test', '-r', path.join(REPO_ROOT, 'dist', 'cli.js')]);
+  if (probe.status === 0) return REPO_ROOT;
+  if (runtimeCopy === null) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-runtime-'));
+    fs.chmodSync(root, 0o755);
+    for (const rel of RUNTIME_PATHS) {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true, mode: 0o755 });
+      sh('cp', ['-a', path.join(REPO_ROOT, rel), path.join(root, rel)]);
+    }
+    sh('chmod', ['-R', 'a+rX', root]);
+    runtimeCopy = root;
+  }
+  return runtimeCopy;
+}
+
+/** The switchyard CLI as a process running as `as` can execute it. */
+export function cliFor(as: RunAs): string {
+  const root = rootFor(as);
+  return root === REPO_ROOT ? CLI : path.join(root, 'bin', 'switchyard.js');
+}
+
 const namespaces = new Set<string>();
 const createdUsers = new Set<string>();
 let seq = 0;
@@ -54,6 +88,10 @@ let seq = 0;
 function removeAll(): void {
   for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
   namespaces.clear();
+  if (runtimeCopy !== null) {
+    fs.rmSync(runtimeCopy, { recursive: true, force: true });
+    runtimeCopy = null;
+  }
   for (const u of createdUsers) {
     spawnSync('userdel', [u]);
     spawnSync('groupdel', [u]);

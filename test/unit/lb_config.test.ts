@@ -83,7 +83,7 @@ function input(headers: [string, string][], path = '/', remote = '10.1.2.3'): Ha
   return {
     head: { method: 'GET', path, authority: 'svc', scheme: 'http', protocol: 'HTTP/1.1', headers: h },
     remoteAddress: remote, remotePort: 40000, localAddress: '127.0.0.1', localPort: 10000,
-    setCookies: null, hashSet: false, hashHi: 0, hashLo: 0,
+    setCookies: null, hashSet: false, hashHi: 0, hashLo: 0, filterState: undefined,
   };
 }
 const policies = (list: object[]) => {
@@ -149,6 +149,11 @@ test('hash policies: source IP for HTTP and tcp_proxy', () => {
   computeRequestHash(policies([{ connection_properties: { source_ip: true } }]), s);
   assert.equal(hashOf(s), xxh64('127.0.0.7'));
   const c = { hashSet: false, hashHi: 0, hashLo: 0 };
-  computeConnectionHash([{ t: 'source_ip', terminal: false }], '127.0.0.7', c);
+  computeConnectionHash([{ t: 'source_ip', terminal: false }], '127.0.0.7', undefined, c);
   assert.equal(hashOf(c as any), xxh64('127.0.0.7'));
+  // filter_state: the object's string value, as Envoy's string accessor hashes it; absent, no hash.
+  computeConnectionHash([{ t: 'filter_state', key: 'tenant', terminal: false }], '127.0.0.7', new Map([['tenant', 'a']]), c);
+  assert.equal(hashOf(c as any), xxh64('a'));
+  computeConnectionHash([{ t: 'filter_state', key: 'tenant', terminal: false }], '127.0.0.7', new Map(), c);
+  assert.equal(c.hashSet, false);
 });
