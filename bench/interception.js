@@ -431,6 +431,15 @@ function preflight() {
   }
 }
 
+/** The sidecars run as the proxy uid, which must be able to read this checkout (not so under /root or a 0700 dir). */
+function checkReadableBy(as) {
+  const probe = spawnSync('setpriv', [`--reuid=${as.uid}`, `--regid=${as.gid}`, '--clear-groups', '--', 'test', '-r', path.join(ROOT, 'dist', 'cli.js')]);
+  if (probe.status !== 0) {
+    log(`uid ${as.uid} cannot read ${ROOT}/dist/cli.js: clone the repo where every user can read it (e.g. under /opt or /srv), then run again`);
+    process.exit(2); // the exit handler removes what this run created
+  }
+}
+
 function ensureProxyUser() {
   const found = spawnSync('getent', ['passwd', String(PROXY_UID)], { encoding: 'utf8' });
   if (found.status === 0) return { uid: PROXY_UID, gid: Number(found.stdout.split(':')[3]) };
@@ -562,6 +571,7 @@ async function main() {
   created.scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-ibench-'));
   fs.chmodSync(created.scratch, 0o755); // the sidecars' uid reads their bootstraps here
   const as = ensureProxyUser();
+  checkReadableBy(as);
   log(`pods ${NS.a} (${IP.a}) and ${NS.b} (${IP.b}); apps and clients on CPU ${APP_CPU}, both sidecars on CPU ${PROXY_CPU}`);
   createPods();
   const apps = spawnInPod('b', APP_CPU, process.execPath, [SELF, '__apps']);
