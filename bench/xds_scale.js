@@ -19,7 +19,8 @@
 // Knobs (env): XDS_CLUSTERS (5000), XDS_EPS_PER_CLUSTER (4), XDS_BIG_ENDPOINTS (1000),
 // XDS_ROUNDS (5, rounds of part 2 per API), XDS_POLL_MS (50), XDS_TIMEOUT_S (60, per wait),
 // XDS_BUILD (auto|1|0), XDS_KEEP (1 keeps the scratch directory), XDS_PROXY_NODE_ARGS (node
-// flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), XDS_CP_NODE_ARGS (the same for
+// the control plane).
 //
 // Targets (from the issue) are reported as met / not met, never asserted: the exit code is 0
 // whenever the benchmark itself ran.
@@ -223,7 +224,7 @@ async function startControlPlane(mesh, logLevel = 'info') {
   writeMesh(meshFile, mesh);
   const adsPort = await freePort();
   const statusPort = await freePort();
-  const p = startCli(['control-plane', '-c', meshFile, '--address', `127.0.0.1:${adsPort}`, '--status-address', `127.0.0.1:${statusPort}`, '--log-level', logLevel], 'control-plane');
+  const p = startCli(['control-plane', '-c', meshFile, '--address', `127.0.0.1:${adsPort}`, '--status-address', `127.0.0.1:${statusPort}`, '--log-level', logLevel], 'control-plane', (process.env.XDS_CP_NODE_ARGS || '').split(' ').filter(Boolean));
   const { at } = await waitLine(p, /\blistening xds=/, WAIT_MS, 'the control plane to log "listening"');
   return { ...p, meshFile, adsPort, statusPort, readyMs: at - p.spawnedAt, status: () => httpGet(`http://127.0.0.1:${statusPort}/status`, 10000).then((r) => JSON.parse(r.body)) };
 }
