@@ -7,6 +7,11 @@ import { ConfigError, ConfigIssues } from '../../config/issues';
 import { Canon, typeName } from './canonical';
 import { WktKind, enumOf, hasPresence, isZero, wktKind } from './descriptors';
 import { LazyPath, PathLike, pathString } from './path';
+import { canonicalizeAssignment, MIN_REUSE_ENDPOINTS } from './assignment_reuse';
+
+const CLA = 'envoy.config.endpoint.v3.ClusterLoadAssignment';
+/** Below this an assignment cannot hold MIN_REUSE_ENDPOINTS endpoints (each is >= 2 bytes: tag, length). */
+const REUSE_MIN_BYTES = MIN_REUSE_ENDPOINTS * 2;
 import { lookupType, mustLookupType } from './root';
 import { checkRules } from './rules';
 import { durationObj, jsonToList, jsonToStruct, jsonToValue, listToJson, structToJson, valueToJson } from './wkt';
@@ -24,8 +29,12 @@ export function fromBinaryAny(typeUrl: string, bytes: Uint8Array, issues?: Confi
   const t = lookupType(typeName(typeUrl));
   if (!t) own.add(path, `unknown resource type "${typeUrl}"`);
   else {
-    const m = decodeBytes(t, bytes, path, own);
-    if (m) out = canonicalize(t, m, own, path);
+    // A large EDS assignment reuses the endpoints unchanged since its previous version.
+    if (bytes.length >= REUSE_MIN_BYTES && t === lookupType(CLA)) out = canonicalizeAssignment(bytes, decodeExact, canonicalize);
+    if (out === undefined) {
+      const m = decodeBytes(t, bytes, path, own);
+      if (m) out = canonicalize(t, m, own, path);
+    }
   }
   if (!issues && !own.ok) throw new ConfigError(own.list, typeUrl);
   return out;
