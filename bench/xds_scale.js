@@ -19,7 +19,8 @@
 // Knobs (env): XDS_CLUSTERS (5000), XDS_EPS_PER_CLUSTER (4), XDS_BIG_ENDPOINTS (1000),
 // XDS_ROUNDS (5, rounds of part 2 per API), XDS_POLL_MS (50), XDS_TIMEOUT_S (60, per wait),
 // XDS_BUILD (auto|1|0), XDS_KEEP (1 keeps the scratch directory), XDS_PROXY_NODE_ARGS (node
-// flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), XDS_CP_NODE_ARGS (the same for
+// the control plane).
 //
 // Targets (from the issue) are reported as met / not met, never asserted: the exit code is 0
 // whenever the benchmark itself ran.
@@ -132,6 +133,21 @@ function rssOf(pid) {
   }
 }
 
+// CPU time (user + system) a process has used, in ms: on a shared machine the wall times
+// above move with the other load, the CPU a process spent much less.
+const CLK_TCK = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100; } catch { return 100; }
+})();
+function cpuMsOf(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // utime (14), stime (15)
+  } catch {
+    return NaN;
+  }
+}
+
 function httpGet(url, ms = 5000) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, (res) => {
@@ -223,7 +239,7 @@ async function startControlPlane(mesh, logLevel = 'info') {
   writeMesh(meshFile, mesh);
   const adsPort = await freePort();
   const statusPort = await freePort();
-  const p = startCli(['control-plane', '-c', meshFile, '--address', `127.0.0.1:${adsPort}`, '--status-address', `127.0.0.1:${statusPort}`, '--log-level', logLevel], 'control-plane');
+  const p = startCli(['control-plane', '-c', meshFile, '--address', `127.0.0.1:${adsPort}`, '--status-address', `127.0.0.1:${statusPort}`, '--log-level', logLevel], 'control-plane', (process.env.XDS_CP_NODE_ARGS || '').split(' ').filter(Boolean));
   const { at } = await waitLine(p, /\blistening xds=/, WAIT_MS, 'the control plane to log "listening"');
   return { ...p, meshFile, adsPort, statusPort, readyMs: at - p.spawnedAt, status: () => httpGet(`http://127.0.0.1:${statusPort}/status`, 10000).then((r) => JSON.parse(r.body)) };
 }
@@ -328,6 +344,7 @@ async function part1() {
   // a. cold start
   {
     const cp = await startControlPlane(big);
+    const cpCpu0 = cpuMsOf(cp.pid);
     const proxy = await startProxy('GRPC', cp.adsPort);
     const t0 = proxy.spawnedAt;
     const res = await pollStatus(
@@ -341,6 +358,8 @@ async function part1() {
       'the cold-start CDS and EDS ACKs',
     );
     const applied = res.hits.cds_acked.hi > res.hits.eds_acked.hi ? res.hits.cds_acked : res.hits.eds_acked;
+    const proxyCpu = cpuMsOf(proxy.pid);
+    const cpCpu = cpuMsOf(cp.pid) - cpCpu0;
     const rssNow = rssOf(proxy.pid);
     await sleep(1000);
     const rss1s = rssOf(proxy.pid);
@@ -353,6 +372,8 @@ async function part1() {
       cds_ack: span(res.hits.cds_acked, t0),
       eds_ack: span(res.hits.eds_acked, t0),
       applied: span(applied, t0),
+      proxy_cpu_ms_to_ack: Math.round(proxyCpu),
+      control_plane_cpu_ms_to_ack: Math.round(cpCpu),
       eds_subscribed_names: edsT ? edsT.subscribed.length : null,
       // Nonces count up per stream, so the highest one is the number of responses sent on it.
       stream_responses_sent: Math.max(...nodeStream(res.last).types.map((t) => Number(t.last_sent_nonce) || 0)),
@@ -375,9 +396,11 @@ async function part1() {
     const proxy = await startProxy('GRPC', cp.adsPort);
     const base = await pollStatus(cp, { c: sotwAcked(TYPE.CDS), e: sotwAcked(TYPE.EDS) }, (h) => h.c && h.e, 'the small mesh to be ACKed');
     const baseline = span(base.hits.c.hi > base.hits.e.hi ? base.hits.c : base.hits.e, proxy.spawnedAt);
+    const baselineCpu = cpuMsOf(proxy.pid);
     const rssSmall = rssOf(proxy.pid);
     await sleep(300);
     const reloaded = waitLine(cp, /mesh reloaded .*generation=(\d+)/, WAIT_MS, 'the control plane to log the new mesh generation');
+    const cpu0 = { proxy: cpuMsOf(proxy.pid), cp: cpuMsOf(cp.pid) };
     const tw = writeMesh(cp.meshFile, big);
     const res = await pollStatus(
       cp,
@@ -388,6 +411,7 @@ async function part1() {
     const rl = await reloaded;
     const lastType = res.hits.cds_acked.hi > res.hits.eds_acked.hi ? 'CDS' : 'EDS';
     const applied = lastType === 'CDS' ? res.hits.cds_acked : res.hits.eds_acked;
+    const cpu1 = { proxy: cpuMsOf(proxy.pid), cp: cpuMsOf(cp.pid) };
     const rssNow = rssOf(proxy.pid);
     await sleep(1000);
     const rss1s = rssOf(proxy.pid);
@@ -395,6 +419,9 @@ async function part1() {
     out.warm = {
       what: 'mesh write (10 -> 5k clusters) -> /status shows the ACK of the last type',
       baseline_cold_10_clusters: baseline,
+      baseline_proxy_cpu_ms_10_clusters: Math.round(baselineCpu),
+      proxy_cpu_ms_write_to_ack: Math.round(cpu1.proxy - cpu0.proxy),
+      control_plane_cpu_ms_write_to_ack: Math.round(cpu1.cp - cpu0.cp),
       reload_logged_ms: r1(rl.at - tw),
       cds_ack: span(res.hits.cds_acked, tw),
       eds_ack: span(res.hits.eds_acked, tw),
@@ -539,15 +566,17 @@ function report(r) {
   L.push(`         proxy spawn -> first CDS ACK            ${fmtSpan(c.first_cds_ack)}`);
   L.push(`         proxy spawn -> CDS ACK (all clusters)   ${fmtSpan(c.cds_ack)}`);
   L.push(`         proxy spawn -> EDS ACK (all CLAs)       ${fmtSpan(c.eds_ack)}   [EDS names subscribed: ${c.eds_subscribed_names}]`);
+  L.push(`         CPU used to the ACK: proxy / control plane  ${c.proxy_cpu_ms_to_ack} / ${c.control_plane_cpu_ms_to_ack} ms`);
   L.push(`         proxy RSS at ACK / +1 s / peak          ${c.proxy_rss_mb_at_ack} / ${c.proxy_rss_mb_1s_after} / ${c.proxy_hwm_mb} MB   (control plane ${c.control_plane_rss_mb} MB)`);
   L.push(`         admin /clusters                         ${c.admin_clusters.clusters} clusters (${c.admin_clusters.dynamic} dynamic)  ${c.admin_clusters.dynamic >= r.sotw_5k.clusters ? 'OK' : 'MISSING CLUSTERS'}`);
   L.push(`         responses sent on the ADS stream        ${c.stream_responses_sent}`);
   L.push(`         slowest /status poll                    ${c.slowest_status_poll_ms} ms (${c.status_polls} polls)`);
-  L.push(`   baseline: proxy spawn -> last ACK, 10 clusters  ${fmtSpan(w.baseline_cold_10_clusters)}   (Node start + bootstrap + ADS connect)`);
+  L.push(`   baseline: proxy spawn -> last ACK, 10 clusters  ${fmtSpan(w.baseline_cold_10_clusters)}, proxy CPU ${w.baseline_proxy_cpu_ms_10_clusters} ms   (Node start + bootstrap + ADS connect)`);
   L.push(`   warm: write -> control plane logs reload      ${w.reload_logged_ms} ms`);
   L.push(`         write -> CDS ACK                        ${fmtSpan(w.cds_ack)}`);
   L.push(`         write -> EDS ACK                        ${fmtSpan(w.eds_ack)}`);
   L.push(`         write -> last type ACK (${w.last_type})           ${fmtSpan(w.applied)}   (${w.applied_after_reload_log_ms} ms after the reload log line)`);
+  L.push(`         CPU used write -> ACK: proxy / control plane  ${w.proxy_cpu_ms_write_to_ack} / ${w.control_plane_cpu_ms_write_to_ack} ms`);
   L.push(`         proxy RSS small mesh / at ACK / +1 s / peak  ${w.proxy_rss_mb_small_mesh} / ${w.proxy_rss_mb_at_ack} / ${w.proxy_rss_mb_1s_after} / ${w.proxy_hwm_mb} MB`);
   L.push(`         admin /clusters                         ${w.admin_clusters.clusters} clusters (${w.admin_clusters.dynamic} dynamic)  ${w.admin_clusters.dynamic >= r.sotw_5k.clusters ? 'OK' : 'MISSING CLUSTERS'}`);
   L.push('');

@@ -11,8 +11,9 @@ export interface ConfigIssue {
 export class ConfigIssues {
   readonly list: ConfigIssue[] = [];
 
-  add(path: string, message: string): void {
-    this.list.push({ path, message });
+  /** `path` may be a lazily built path (xds/proto/path.ts): rendered here, only for a problem. */
+  add(path: string | { toString(): string }, message: string): void {
+    this.list.push({ path: typeof path === 'string' ? path : path.toString(), message });
   }
 
   get ok(): boolean {

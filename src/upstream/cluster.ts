@@ -59,7 +59,8 @@ export class Cluster {
   hosts: Host[] = [];
   /** True when requests to this cluster need their hash computed (RING_HASH, MAGLEV): read per request. */
   readonly usesHash: boolean;
-  private lb: LoadBalancer;
+  /** Built by rebuild() (STATIC, EDS: from the first setHosts) or in the constructor. */
+  private lb!: LoadBalancer;
   private readonly lbCtx: LbBuildContext;
   private readonly pools = new Map<string, ConnectionPool>();
   private readonly sourcePools = new Map<string, ConnectionPool>();
@@ -113,7 +114,7 @@ export class Cluster {
     };
     this.usesHash = isHashPolicy(config.lb.policy);
     this.lbCtx = { config: config.lb, overprovisioningFactor: config.overprovisioningFactor, stats: this.stats };
-    this.lb = this.factory().build([], this.lbCtx);
+    if (config.type !== 'STATIC' && config.type !== 'EDS') this.lb = this.factory().build([], this.lbCtx);
     if (config.type === 'ORIGINAL_DST') {
       this.originalDst = new OriginalDstHosts(config.originalDst ?? { cleanupIntervalMs: 5000, useHttpHeader: false, httpHeaderName: 'x-envoy-original-dst-host' }, {
         addHost: (h) => {

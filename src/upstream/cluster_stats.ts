@@ -43,8 +43,10 @@ export class ClusterStats {
   readonly membership_change: Counter;
   private readonly byClass: Counter[];
 
-  constructor(store: StatsStore, name: string) {
-    const p = `cluster.${name}.`;
+  constructor(root: StatsStore, name: string) {
+    // One scope per cluster (telemetry/stats.ts): a replaced cluster gets the same instruments.
+    const store = root.scope(`cluster.${name}.`);
+    const p = ''; // names below are suffixes within the scope
     this.upstream_cx_total = store.counter(p + 'upstream_cx_total');
     this.upstream_cx_active = store.gauge(p + 'upstream_cx_active');
     this.upstream_cx_connect_fail = store.counter(p + 'upstream_cx_connect_fail');

@@ -29,7 +29,10 @@ interface Warming<T> {
   version: string;
   /** When this version started warming: its last_updated in /config_dump. */
   since: Date;
-  timer: NodeJS.Timeout | null;
+  /** performance.now() at which initial_fetch_timeout gives up waiting (Infinity: never). */
+  deadline: number;
+  /** Called when the deadline passes first. */
+  timeout: () => void;
 }
 
 export interface WarmingView<T> {
@@ -214,25 +217,55 @@ export class XdsManager {
     activate: () => void,
   ): void {
     this.endWarming(m, config.name);
-    const timer = this.timeoutTimer(() => {
+    const ms = this.cfg.initialFetchTimeoutMs;
+    const timeout = (): void => {
       log.warn(timeoutMessage, { name: config.name });
       activate();
-    });
-    m.set(config.name, { config, version, since: new Date(), timer });
+    };
+    // Re-inserted at the end: with one timeout value for all, each map stays in deadline order.
+    m.set(config.name, { config, version, since: new Date(), deadline: ms > 0 ? performance.now() + ms : Infinity, timeout });
+    if (ms > 0) this.armWarmingTimer(ms);
   }
 
-  private timeoutTimer(fn: () => void): NodeJS.Timeout | null {
-    const ms = this.cfg.initialFetchTimeoutMs;
-    if (ms <= 0) return null;
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
+  /**
+   * One timer for every warming resource (a 5,000-cluster push warms 5,000 clusters; a timer
+   * each was measurable): it fires at the earliest deadline, times out what is due, re-arms.
+   */
+  private warmingTimer: NodeJS.Timeout | null = null;
+  private warmingTimerAt = Infinity;
+
+  private armWarmingTimer(inMs: number): void {
+    const at = performance.now() + inMs;
+    if (this.warmingTimer !== null && this.warmingTimerAt <= at) return;
+    if (this.warmingTimer !== null) clearTimeout(this.warmingTimer);
+    this.warmingTimerAt = at;
+    this.warmingTimer = setTimeout(() => this.warmingTimeouts(), Math.max(0, inMs));
+    this.warmingTimer.unref();
   }
 
-  private endWarming(m: Map<string, { timer: NodeJS.Timeout | null }>, name: string): void {
-    const w = m.get(name);
-    if (w === undefined) return;
-    if (w.timer !== null) clearTimeout(w.timer);
+  private warmingTimeouts(): void {
+    this.warmingTimer = null;
+    this.warmingTimerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const m of [this.warmingClusters, this.warmingListeners] as Map<string, Warming<unknown>>[]) {
+      const due: Warming<unknown>[] = [];
+      for (const w of m.values()) {
+        if (w.deadline > now) {
+          next = Math.min(next, w.deadline);
+          break;
+        }
+        due.push(w);
+      }
+      for (const w of due) {
+        m.delete((w.config as { name: string }).name);
+        w.timeout();
+      }
+    }
+    if (next !== Infinity) this.armWarmingTimer(next - now);
+  }
+
+  private endWarming(m: Map<string, unknown>, name: string): void {
     m.delete(name);
   }
 

@@ -9,6 +9,8 @@ import { ConfigError } from '../../src/config/issues';
 import { DeltaSubscription, VersionedResource } from '../../src/xds/server/delta_state';
 import { groupFor, parseMesh } from '../../src/xds/server/mesh';
 import { MeshStore } from '../../src/xds/server/store';
+import { ManagementServer } from '../../src/xds/server/server';
+import { typeStatus } from '../../src/xds/server/status';
 import { log } from '../../src/log';
 
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
@@ -87,6 +89,27 @@ test('mesh: YAML syntax errors and Any types whose proto is not loaded are rejec
   assert.ok(errs.some((e) => e.startsWith('default.listeners[0]: cannot encode') && e.includes('example.Unknown')), errs.join('\n'));
 });
 
+test('mesh: a JSON file (the fast path) gives the same mesh as YAML; a duplicated key is still an error', () => {
+  const doc = {
+    groups: [{ match: { node_id: 'a' }, clusters: [{ name: 'c1', connect_timeout: '1s' }], cluster_load_assignments: [{ cluster_name: 'c1', endpoints: [] }] }],
+    default: { clusters: [{ name: 'c\"2' }] },
+  };
+  const fromJson = parseMesh(JSON.stringify(doc, null, 1), 'mesh.json');
+  const fromYaml = parseMesh(`groups:
+- match: { node_id: a }
+  clusters: [{ name: c1, connect_timeout: 1s }]
+  cluster_load_assignments: [{ cluster_name: c1, endpoints: [] }]
+default: { clusters: [{ name: 'c"2' }] }
+`, 'mesh.yaml');
+  assert.equal(fromJson.digest, fromYaml.digest);
+  const dup = errorsOf('{"groups": [], "default": {"clusters": [{"name": "a", "name": "b"}]}}', 'mesh.json');
+  assert.equal(dup.length, 1);
+  assert.match(dup[0], /duplicated mapping key/);
+  // Escapes are compared decoded: "a\u0062" is "ab".
+  assert.match(errorsOf('{"groups": [], "default": {"clusters": [{"ab": 1, "a\\u0062": 2}]}}', 'mesh.json')[0], /duplicated mapping key/);
+  assert.match(errorsOf('{"groups": [', 'mesh.json')[0], /not valid YAML/);
+});
+
 test('mesh: a node gets the first group whose keys all match, else default', () => {
   const m = parseMesh(`groups:
 - match: { node_id: a, node_cluster: x }
@@ -124,6 +147,35 @@ test('store: a bad reload keeps the previous mesh; a good one bumps the generati
     assert.equal(store.reload(), true);
     assert.equal(store.current.generation, 2);
     assert.equal(changes, 1);
+  } finally {
+    log.setLevel(level);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status: the /status body is the snapshot as indented JSON, across reloads, reload errors and streams', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sy-mesh-'));
+  const level = log.level;
+  log.setLevel('off');
+  try {
+    const file = path.join(dir, 'mesh.yaml');
+    fs.writeFileSync(file, 'groups: [{ match: { node_id: n1 }, clusters: [{ name: a }] }]\ndefault: { clusters: [{ name: "q\\"uote" }] }\n');
+    const server = new ManagementServer(new MeshStore(file));
+    const same = (what: string) => assert.equal(server.statusJson(), JSON.stringify(server.snapshot(), null, 2) + '\n', what);
+    same('no streams');
+    const st = server.registry.open('sotw', '127.0.0.1:1');
+    typeStatus(st, CDS).subscribed = ['*'];
+    same('one stream');
+    fs.writeFileSync(file, 'default: { clusters: [{ name: a, connect_timeout: x }] }\n');
+    assert.equal(server.store.reload(), false);
+    same('after a rejected reload (last_reload_error set)');
+    assert.match(server.statusJson(), /"last_reload_error"/);
+    fs.writeFileSync(file, 'default: { clusters: [{ name: a }, { name: b }] }\n');
+    assert.equal(server.store.reload(), true);
+    same('after a good reload');
+    assert.equal(JSON.parse(server.statusJson()).mesh.generation, 2);
+    server.registry.close(st);
+    same('stream closed');
   } finally {
     log.setLevel(level);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -3,9 +3,15 @@
 // the same PGV rules, so a resource yields the same canonical object and the same
 // errors whichever way it arrived.
 import * as protobuf from 'protobufjs';
-import { ConfigError, ConfigIssues, join } from '../../config/issues';
+import { ConfigError, ConfigIssues } from '../../config/issues';
 import { Canon, typeName } from './canonical';
-import { enumOf, hasPresence, isZero, mapPath, wktKind } from './descriptors';
+import { WktKind, enumOf, hasPresence, isZero, wktKind } from './descriptors';
+import { LazyPath, PathLike, pathString } from './path';
+import { canonicalizeAssignment, MIN_REUSE_ENDPOINTS } from './assignment_reuse';
+
+const CLA = 'envoy.config.endpoint.v3.ClusterLoadAssignment';
+/** Below this an assignment cannot hold MIN_REUSE_ENDPOINTS endpoints (each is >= 2 bytes: tag, length). */
+const REUSE_MIN_BYTES = MIN_REUSE_ENDPOINTS * 2;
 import { lookupType, mustLookupType } from './root';
 import { checkRules } from './rules';
 import { durationObj, jsonToList, jsonToStruct, jsonToValue, listToJson, structToJson, valueToJson } from './wkt';
@@ -23,8 +29,12 @@ export function fromBinaryAny(typeUrl: string, bytes: Uint8Array, issues?: Confi
   const t = lookupType(typeName(typeUrl));
   if (!t) own.add(path, `unknown resource type "${typeUrl}"`);
   else {
-    const m = decodeBytes(t, bytes, path, own);
-    if (m) out = canonicalize(t, m, own, path);
+    // A large EDS assignment reuses the endpoints unchanged since its previous version.
+    if (bytes.length >= REUSE_MIN_BYTES && t === lookupType(CLA)) out = canonicalizeAssignment(bytes, decodeExact, canonicalize);
+    if (out === undefined) {
+      const m = decodeBytes(t, bytes, path, own);
+      if (m) out = canonicalize(t, m, own, path);
+    }
   }
   if (!issues && !own.ok) throw new ConfigError(own.list, typeUrl);
   return out;
@@ -76,8 +86,76 @@ function num(v: any): number {
   return Number(v ?? 0);
 }
 
-function convertMessage(t: protobuf.Type, m: Msg, path: string, issues: ConfigIssues): unknown {
-  switch (wktKind(t)) {
+/** What convertMessage needs of one field, resolved once per type. */
+interface FieldPlan {
+  readonly f: protobuf.Field;
+  readonly name: string;
+  readonly map: boolean;
+  readonly repeated: boolean;
+  /** Dropped when equal to its default (proto3 implicit presence). */
+  readonly dropZero: boolean;
+}
+
+const plans = new WeakMap<protobuf.Type, readonly FieldPlan[]>();
+
+function planOf(t: protobuf.Type): readonly FieldPlan[] {
+  let p = plans.get(t);
+  if (p === undefined) {
+    p = t.fieldsArray.map((f) => {
+      f.resolve();
+      return { f, name: f.name, map: !!f.map, repeated: !!f.repeated && !f.map, dropZero: !f.map && !f.repeated && !hasPresence(f) };
+    });
+    plans.set(t, p);
+  }
+  return p;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+// Paths are LazyPath links (path.ts): rendered only if a problem is reported.
+function convertMessage(t: protobuf.Type, m: Msg, path: PathLike, issues: ConfigIssues): unknown {
+  const kind = wktKind(t);
+  if (kind !== undefined) return convertWkt(kind, t, m, path, issues);
+  const out: Canon = {};
+  const plan = planOf(t);
+  for (let i = 0; i < plan.length; i++) {
+    const fp = plan[i];
+    if (!hasOwn.call(m, fp.name)) continue;
+    const v = m[fp.name];
+    if (v === null || v === undefined) continue;
+    const f = fp.f;
+    if (fp.map) {
+      const keys = Object.keys(v);
+      if (!keys.length) continue;
+      const o: Canon = {};
+      const p = LazyPath.field(path, fp.name);
+      for (const k of keys) o[k] = convertSingle(f, v[k], LazyPath.mapKey(p, k), issues);
+      out[fp.name] = o;
+    } else if (fp.repeated) {
+      const n = v.length;
+      if (!n) continue;
+      const arr = new Array(n);
+      if (f.resolvedType instanceof protobuf.Type) {
+        const p = LazyPath.field(path, fp.name);
+        for (let j = 0; j < n; j++) arr[j] = convertMessage(f.resolvedType, v[j] ?? {}, LazyPath.index(p, j), issues);
+      } else {
+        for (let j = 0; j < n; j++) arr[j] = convertScalar(f, v[j]);
+      }
+      out[fp.name] = arr;
+    } else if (f.resolvedType instanceof protobuf.Type) {
+      out[fp.name] = convertMessage(f.resolvedType, v, LazyPath.field(path, fp.name), issues);
+    } else {
+      const c = convertScalar(f, v);
+      if (fp.dropZero && isZero(f, c)) continue;
+      out[fp.name] = c;
+    }
+  }
+  checkRules(t, out, path, issues);
+  return out;
+}
+
+function convertWkt(kind: WktKind, t: protobuf.Type, m: Msg, path: PathLike, issues: ConfigIssues): unknown {
+  switch (kind) {
     case 'duration':
     case 'timestamp':
       return durationObj(num(m.seconds), num(m.nanos));
@@ -95,37 +173,15 @@ function convertMessage(t: protobuf.Type, m: Msg, path: string, issues: ConfigIs
       return {};
     case 'any':
       return unpackAny(m.type_url ?? '', m.value ?? new Uint8Array(0), path, issues);
-    default:
-      break;
   }
-  const out: Canon = {};
-  for (const f of t.fieldsArray) {
-    f.resolve();
-    if (!Object.prototype.hasOwnProperty.call(m, f.name)) continue;
-    const v = m[f.name];
-    if (v === null || v === undefined) continue;
-    const p = join(path, f.name);
-    if (f.map) {
-      const keys = Object.keys(v);
-      if (!keys.length) continue;
-      const o: Canon = {};
-      for (const k of keys) o[k] = convertSingle(f, v[k], mapPath(p, k), issues);
-      out[f.name] = o;
-    } else if (f.repeated) {
-      if (!v.length) continue;
-      out[f.name] = (v as unknown[]).map((e, i) => convertSingle(f, e, join(p, i), issues));
-    } else {
-      const c = convertSingle(f, v, p, issues);
-      if (!hasPresence(f) && isZero(f, c)) continue;
-      out[f.name] = c;
-    }
-  }
-  checkRules(t, out, path, issues);
-  return out;
 }
 
-function convertSingle(f: protobuf.Field, v: any, p: string, issues: ConfigIssues): unknown {
+function convertSingle(f: protobuf.Field, v: any, p: PathLike, issues: ConfigIssues): unknown {
   if (f.resolvedType instanceof protobuf.Type) return convertMessage(f.resolvedType, v ?? {}, p, issues);
+  return convertScalar(f, v);
+}
+
+function convertScalar(f: protobuf.Field, v: any): unknown {
   const e = enumOf(f);
   if (e) return e.valuesById[v] ?? v;
   switch (f.type) {
@@ -141,12 +197,12 @@ function convertSingle(f: protobuf.Field, v: any, p: string, issues: ConfigIssue
   }
 }
 
-function unpackAny(url: string, bytes: Uint8Array, path: string, issues: ConfigIssues): Canon | undefined {
+function unpackAny(url: string, bytes: Uint8Array, path: PathLike, issues: ConfigIssues): Canon | undefined {
   const t = lookupType(typeName(url));
   if (!t) return { '@type': url, '@unknown': true };
-  const m = decodeBytes(t, bytes, path, issues);
+  const m = decodeBytes(t, bytes, pathString(path), issues);
   if (!m) return undefined;
-  if (wktKind(t)) return { '@type': url, value: convertMessage(t, m, join(path, 'value'), issues) };
+  if (wktKind(t)) return { '@type': url, value: convertMessage(t, m, LazyPath.field(path, 'value'), issues) };
   return { '@type': url, ...(convertMessage(t, m, path, issues) as Canon) };
 }
 

@@ -4,12 +4,13 @@
 // same error texts. Every problem is collected with its field path; decoding continues
 // past errors so the user sees all of them.
 import * as protobuf from 'protobufjs';
-import { ConfigIssues, join } from '../../config/issues';
+import { ConfigIssues } from '../../config/issues';
 import { Canon, typeName } from './canonical';
 import {
-  INT_RANGES, WktKind, describe, enumOf, fieldsByKey, hasPresence, isZero, mapPath, realOneof, wktKind,
+  INT_RANGES, WktKind, describe, enumOf, fieldsByKey, hasPresence, isZero, realOneof, wktKind,
 } from './descriptors';
 import { lookupType, mustLookupType } from './root';
+import { LazyPath, PathLike } from './path';
 import { checkRules } from './rules';
 import { parseDuration, parseTimestamp } from './wkt';
 
@@ -25,63 +26,78 @@ export function fromJson(value: unknown, type: string | protobuf.Type, issues: C
   return decodeMessage(t, value, path, issues) as Canon | undefined;
 }
 
+const NO_KEYS: ReadonlySet<string> = new Set();
+const AT_TYPE: ReadonlySet<string> = new Set(['@type']);
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !Buffer.isBuffer(v);
 }
 
-function decodeMessage(t: protobuf.Type, v: unknown, path: string, issues: ConfigIssues): unknown {
+function decodeMessage(t: protobuf.Type, v: unknown, path: PathLike, issues: ConfigIssues): unknown {
   const k = wktKind(t);
   if (k) return decodeWkt(k, t, v, path, issues);
   if (!isObject(v)) {
     issues.add(path, `expected object, got ${describe(v)}`);
     return undefined;
   }
-  return decodeFields(t, v, path, issues, new Set());
+  return decodeFields(t, v, path, issues, NO_KEYS);
 }
 
 /** The fields of a regular message; `skip` names keys handled by the caller (Any's '@type'). */
-function decodeFields(t: protobuf.Type, v: Record<string, unknown>, path: string, issues: ConfigIssues, skip: Set<string>): Canon {
+function decodeFields(t: protobuf.Type, v: Record<string, unknown>, path: PathLike, issues: ConfigIssues, skip: ReadonlySet<string>): Canon {
   const out: Canon = {};
   const byKey = fieldsByKey(t);
-  const seenAs = new Map<string, string>(); // field name -> key it was written as
-  const oneofSet = new Map<protobuf.OneOf, string>();
-  const failed = new Set<string>();
-  for (const key of Object.keys(v)) {
+  // Made only when needed: most messages have no camelCase alias key, no oneof, no failure.
+  let seenAs: Map<string, string> | undefined; // field name -> key it was written as
+  let oneofSet: Map<protobuf.OneOf, string> | undefined;
+  let failed: Set<string> | undefined;
+  const keys = Object.keys(v);
+  // A field can be written twice only under two keys (snake_case and lowerCamel).
+  for (const key of keys) {
+    const f = byKey.get(key);
+    if (f !== undefined && f.name !== key) {
+      seenAs = new Map();
+      break;
+    }
+  }
+  for (const key of keys) {
     if (skip.has(key)) continue;
     const f = byKey.get(key);
     if (!f) {
       issues.add(path, `unknown field "${key}"`);
       continue;
     }
-    const p = join(path, f.name);
-    const prevKey = seenAs.get(f.name);
-    if (prevKey !== undefined) {
-      issues.add(p, `set twice (as "${prevKey}" and "${key}")`);
-      continue;
+    const p = LazyPath.field(path, f.name);
+    if (seenAs !== undefined) {
+      const prevKey = seenAs.get(f.name);
+      if (prevKey !== undefined) {
+        issues.add(p, `set twice (as "${prevKey}" and "${key}")`);
+        continue;
+      }
+      seenAs.set(f.name, key);
     }
-    seenAs.set(f.name, key);
     const val = v[key];
     if (val === null || val === undefined) continue; // proto3 JSON: null means absent
     const o = realOneof(f);
     if (o) {
-      const other = oneofSet.get(o);
+      const other = oneofSet?.get(o);
       if (other !== undefined) {
         issues.add(p, `"${f.name}" and "${other}" are both set, but only one field of oneof "${o.name}" may be set`);
-        failed.add(f.name);
+        (failed ??= new Set()).add(f.name);
         continue;
       }
-      oneofSet.set(o, f.name);
+      (oneofSet ??= new Map()).set(o, f.name);
     }
     const before = issues.list.length;
     const r = decodeField(f, val, p, issues);
     if (r !== undefined) out[f.name] = r;
-    else if (issues.list.length > before) failed.add(f.name);
+    else if (issues.list.length > before) (failed ??= new Set()).add(f.name);
   }
   checkRules(t, out, path, issues, failed);
   return out;
 }
 
-function decodeField(f: protobuf.Field, val: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeField(f: protobuf.Field, val: unknown, p: PathLike, issues: ConfigIssues): unknown {
   if (f.map) {
     if (!isObject(val)) {
       issues.add(p, `expected object (map), got ${describe(val)}`);
@@ -90,7 +106,7 @@ function decodeField(f: protobuf.Field, val: unknown, p: string, issues: ConfigI
     const keyType = (f as unknown as protobuf.MapField).keyType;
     const m: Canon = {};
     for (const [k, ev] of Object.entries(val)) {
-      const kp = mapPath(p, k);
+      const kp = LazyPath.mapKey(p, k);
       if (keyType !== 'string' && keyType !== 'bool' && decodeInt(keyType, k, kp, issues) === undefined) continue;
       if (ev === null) {
         issues.add(kp, 'map value must not be null');
@@ -109,10 +125,10 @@ function decodeField(f: protobuf.Field, val: unknown, p: string, issues: ConfigI
     const out: unknown[] = [];
     val.forEach((e, i) => {
       if (e === null) {
-        issues.add(join(p, i), 'list element must not be null');
+        issues.add(LazyPath.index(p, i), 'list element must not be null');
         return;
       }
-      const r = decodeSingle(f, e, join(p, i), issues);
+      const r = decodeSingle(f, e, LazyPath.index(p, i), issues);
       if (r !== undefined) out.push(r);
     });
     return out.length ? out : undefined;
@@ -123,14 +139,14 @@ function decodeField(f: protobuf.Field, val: unknown, p: string, issues: ConfigI
   return r;
 }
 
-function decodeSingle(f: protobuf.Field, v: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeSingle(f: protobuf.Field, v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   if (f.resolvedType instanceof protobuf.Type) return decodeMessage(f.resolvedType, v, p, issues);
   const e = enumOf(f);
   if (e) return decodeEnum(e, v, p, issues);
   return decodeScalar(f.type, v, p, issues);
 }
 
-function decodeEnum(e: protobuf.Enum, v: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeEnum(e: protobuf.Enum, v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   if (typeof v === 'string') {
     if (e.values[v] !== undefined) return v;
     const names = Object.keys(e.values);
@@ -143,7 +159,7 @@ function decodeEnum(e: protobuf.Enum, v: unknown, p: string, issues: ConfigIssue
   return undefined;
 }
 
-function decodeInt(type: string, v: unknown, p: string, issues: ConfigIssues): number | undefined {
+function decodeInt(type: string, v: unknown, p: PathLike, issues: ConfigIssues): number | undefined {
   let n: number;
   if (typeof v === 'number') n = v;
   else if (typeof v === 'string' && /^\s*-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(v)) n = Number(v); // proto3 JSON allows quoted ints
@@ -163,7 +179,7 @@ function decodeInt(type: string, v: unknown, p: string, issues: ConfigIssues): n
   return n;
 }
 
-function decodeScalar(type: string, v: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeScalar(type: string, v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   switch (type) {
     case 'string':
       if (typeof v === 'string') return v;
@@ -193,7 +209,7 @@ function decodeScalar(type: string, v: unknown, p: string, issues: ConfigIssues)
   return undefined;
 }
 
-function decodeWkt(k: WktKind, t: protobuf.Type, v: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeWkt(k: WktKind, t: protobuf.Type, v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   switch (k) {
     case 'duration':
     case 'timestamp': {
@@ -241,7 +257,7 @@ function decodeWkt(k: WktKind, t: protobuf.Type, v: unknown, p: string, issues: 
 }
 
 /** An Any: `{"@type": url, ...fields}`, or `{"@type": url, "value": json}` for well-known types. */
-function decodeAny(v: unknown, p: string, issues: ConfigIssues): unknown {
+function decodeAny(v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   if (!isObject(v)) {
     issues.add(p, `expected object with "@type", got ${describe(v)}`);
     return undefined;
@@ -256,24 +272,24 @@ function decodeAny(v: unknown, p: string, issues: ConfigIssues): unknown {
   if (!t) return { '@type': url, '@unknown': true };
   if (wktKind(t)) {
     for (const key of Object.keys(v)) if (key !== '@type' && key !== 'value') issues.add(p, `unknown field "${key}"`);
-    const inner = v.value === undefined || v.value === null ? undefined : decodeMessage(t, v.value, join(p, 'value'), issues);
+    const inner = v.value === undefined || v.value === null ? undefined : decodeMessage(t, v.value, LazyPath.field(p, 'value'), issues);
     return inner === undefined ? { '@type': url } : { '@type': url, value: inner };
   }
-  return { '@type': url, ...decodeFields(t, v, p, issues, new Set(['@type'])) };
+  return { '@type': url, ...decodeFields(t, v, p, issues, AT_TYPE) };
 }
 
 /** Struct/Value/ListValue content: plain JSON (numbers, strings, booleans, null, arrays, objects). */
-function plainJson(v: unknown, p: string, issues: ConfigIssues): unknown {
+function plainJson(v: unknown, p: PathLike, issues: ConfigIssues): unknown {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) issues.add(p, 'non-finite number is not allowed in a Struct');
     return v;
   }
-  if (Array.isArray(v)) return v.map((e, i) => plainJson(e, join(p, i), issues));
+  if (Array.isArray(v)) return v.map((e, i) => plainJson(e, LazyPath.index(p, i), issues));
   if (v instanceof Date) return v.toISOString();
   if (isObject(v)) {
     const o: Canon = {};
-    for (const [k, e] of Object.entries(v)) o[k] = plainJson(e, join(p, k), issues);
+    for (const [k, e] of Object.entries(v)) o[k] = plainJson(e, LazyPath.field(p, k), issues);
     return o;
   }
   issues.add(p, `expected JSON value, got ${describe(v)}`);

@@ -51,8 +51,21 @@ export function decodeClusterLoadAssignment(
 function decodeLocality(le: Canon, path: string, issues: ConfigIssues, opts: LoadAssignmentOptions): LocalityEndpoints {
   // load_balancer_endpoints / leds_cluster_locality_config (LEDS) and proximity are not implemented.
   onlyFields(le, path, issues, ['locality', 'lb_endpoints', 'load_balancing_weight', 'priority', 'metadata']);
-  const endpoints = readList(le, 'lb_endpoints').map((e: Canon, j: number) =>
-    decodeLbEndpoint(e, join(join(path, 'lb_endpoints'), j), issues, opts));
+  const list = readList(le, 'lb_endpoints');
+  const cache = list.length < REUSE_MIN_ENDPOINTS ? undefined : opts.requireIp ? decodedIp : decodedAny;
+  const endpoints: EndpointConfig[] = new Array(list.length);
+  for (let j = 0; j < list.length; j++) {
+    const e: Canon = list[j];
+    // The binary decoder hands out the same canonical object for an endpoint that did not
+    // change (proto/assignment_reuse.ts): its decoded form is the same too.
+    let d = cache !== undefined && typeof e === 'object' && e !== null ? cache.get(e) : undefined;
+    if (d === undefined) {
+      const before = issues.list.length;
+      d = decodeLbEndpoint(e, join(join(path, 'lb_endpoints'), j), issues, opts);
+      if (cache !== undefined && issues.list.length === before && typeof e === 'object' && e !== null) cache.set(e, d);
+    }
+    endpoints[j] = d;
+  }
   return {
     locality: readMessage(le, 'locality'),
     weight: readNumber(le, 'load_balancing_weight'),
@@ -60,6 +73,12 @@ function decodeLocality(le: Canon, path: string, issues: ConfigIssues, opts: Loa
     endpoints,
   };
 }
+
+/** Localities this large remember their endpoints' decoded forms (small ones are not worth it). */
+const REUSE_MIN_ENDPOINTS = 64;
+/** Canonical LbEndpoint → its decoded form, for endpoints that decoded without a problem (by requireIp). */
+const decodedIp = new WeakMap<Canon, EndpointConfig>();
+const decodedAny = new WeakMap<Canon, EndpointConfig>();
 
 function decodeLbEndpoint(e: Canon, path: string, issues: ConfigIssues, opts: LoadAssignmentOptions): EndpointConfig {
   onlyFields(e, path, issues, ['endpoint', 'health_status', 'metadata', 'load_balancing_weight']);

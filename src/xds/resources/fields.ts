@@ -15,7 +15,7 @@ export const NOT_SUPPORTED = 'not supported by switchyard';
  */
 export function onlyFields(canon: Canon | undefined, path: string, issues: ConfigIssues, allowed: readonly string[]): void {
   if (!canon || typeof canon !== 'object') return;
-  for (const k of Object.keys(canon)) {
+  for (const k in canon) {
     if (k === '@type' || canon[k] === undefined) continue;
     if (!allowed.includes(k)) issues.add(join(path, k), NOT_SUPPORTED);
   }

@@ -17,6 +17,7 @@ import * as yaml from 'js-yaml';
 import { ConfigError, ConfigIssues, join } from '../../config/issues';
 import { toAny } from '../proto/binary';
 import { fromJson } from '../proto/json';
+import { parseJsonDocument } from './json_text';
 import { KINDS, MeshKey } from './kinds';
 
 /** One resource as served: its Any, encoded once, and a content hash as its version. */
@@ -64,7 +65,7 @@ export function parseMesh(text: string, file: string): Mesh {
   const issues = new ConfigIssues();
   let doc: unknown;
   try {
-    doc = yaml.load(text, { filename: file });
+    doc = parseJsonDocument(text) ?? yaml.load(text, { filename: file });
   } catch (e) {
     issues.add('', `not valid YAML: ${(e as Error).message}`);
     throw new ConfigError(issues.list, file);

@@ -8,7 +8,7 @@ import { DeltaStream } from './delta';
 import { adsDefinition, Msg } from './service';
 import { SotwStream } from './sotw';
 import { StatusRegistry } from './status';
-import { MeshStore } from './store';
+import { MeshStore, type MeshState, type ReloadError } from './store';
 
 export interface Bound {
   host: string;
@@ -59,7 +59,7 @@ export class ManagementServer {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try GET /status\n');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.snapshot(), null, 2) + '\n');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(this.statusJson());
     });
     this.httpServer = server;
     return new Promise((resolve, reject) => {
@@ -71,23 +71,48 @@ export class ManagementServer {
     });
   }
 
-  snapshot(): unknown {
+  snapshot(): { mesh: unknown; streams: unknown[] } {
+    return { mesh: this.meshStatus(), streams: this.streamsStatus() };
+  }
+
+  /**
+   * The body of GET /status: JSON.stringify(snapshot(), null, 2) plus a newline. The mesh
+   * part (every resource's version: 10,000 entries for a 5,000-cluster mesh) changes only on
+   * a reload, so its text is kept per mesh state; only the streams are serialised per request.
+   */
+  statusJson(): string {
+    const s = this.store.current;
+    const err = this.store.lastError;
+    let c = this.meshJsonCache;
+    if (c === undefined || c.state !== s || c.error !== err) {
+      // Nested one level in the body: indent every line after the first by two more spaces.
+      c = { state: s, error: err, text: JSON.stringify(this.meshStatus(), null, 2).replace(/\n/g, '\n  ') };
+      this.meshJsonCache = c;
+    }
+    const streams = JSON.stringify(this.streamsStatus(), null, 2).replace(/\n/g, '\n  ');
+    return `{\n  "mesh": ${c.text},\n  "streams": ${streams}\n}\n`;
+  }
+
+  private meshJsonCache: { state: MeshState; error: ReloadError | undefined; text: string } | undefined;
+
+  private meshStatus(): unknown {
     const s = this.store.current;
     return {
-      mesh: {
-        file: this.store.file,
-        generation: s.generation,
-        digest: s.mesh.digest,
-        loaded_at: s.loadedAt,
-        groups: [...s.mesh.groups, s.mesh.fallback].map((g) => ({
-          label: g.label,
-          match: g.match,
-          resources: Object.fromEntries([...g.resources].map(([url, m]) => [url, Object.fromEntries([...m.values()].map((r) => [r.name, r.version]))])),
-        })),
-        last_reload_error: this.store.lastError,
-      },
-      streams: this.registry.list().map((st) => ({ ...st, types: Object.values(st.types) })),
+      file: this.store.file,
+      generation: s.generation,
+      digest: s.mesh.digest,
+      loaded_at: s.loadedAt,
+      groups: [...s.mesh.groups, s.mesh.fallback].map((g) => ({
+        label: g.label,
+        match: g.match,
+        resources: Object.fromEntries([...g.resources].map(([url, m]) => [url, Object.fromEntries([...m.values()].map((r) => [r.name, r.version]))])),
+      })),
+      last_reload_error: this.store.lastError,
     };
+  }
+
+  private streamsStatus(): unknown[] {
+    return this.registry.list().map((st) => ({ ...st, types: Object.values(st.types) }));
   }
 
   /** Stops accepting, ends open streams, closes the status server. */
