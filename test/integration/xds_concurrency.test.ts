@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HttpBackend, Proxy, curl, exec, freePort, startHttpBackend, startProxy, waitFor } from './harness';
-import { ControlPlane, cla, edsCluster, rdsListener, startControlPlane } from './xds_helpers';
+import { ControlPlane, adsBootstrap, cla, edsCluster, rdsListener, startControlPlane } from './xds_helpers';
 
 function mesh(listenerPort: number, backendPort: number, direct?: string) {
   const routes: object[] = [{ match: { prefix: '/' }, route: { cluster: 'web' } }];
@@ -23,28 +23,6 @@ function mesh(listenerPort: number, backendPort: number, direct?: string) {
   };
 }
 
-function bootstrap(adsPort: number): string {
-  return `
-node: { id: multi-1, cluster: test }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
-dynamic_resources:
-  ads_config:
-    api_type: DELTA_GRPC
-    transport_api_version: V3
-    grpc_services: [{ envoy_grpc: { cluster_name: xds_cluster } }]
-  lds_config: { ads: {} }
-  cds_config: { ads: {} }
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    http2_protocol_options: {}
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${adsPort} } } } }] }]
-`;
-}
 
 let backend: HttpBackend;
 let cp: ControlPlane;
@@ -55,7 +33,7 @@ before(async () => {
   backend = await startHttpBackend('a');
   listenerPort = await freePort();
   cp = await startControlPlane(mesh(listenerPort, backend.port));
-  proxy = await startProxy(bootstrap(cp.adsPort), { concurrency: 2, listeners: [listenerPort] });
+  proxy = await startProxy(adsBootstrap({ nodeId: 'multi-1', api: 'DELTA_GRPC', adsPort: cp.adsPort }), { concurrency: 2, listeners: [listenerPort] });
 });
 
 after(async () => {

@@ -230,3 +230,37 @@ export function rdsListener(name: string, port: number, rds: string) {
     }] }],
   };
 }
+
+/**
+ * A proxy bootstrap that takes LDS and CDS over one ADS stream to the reference control plane
+ * on 127.0.0.1:`adsPort` (a static HTTP/2 cluster named in envoy_grpc), for startProxy().
+ */
+export function adsBootstrap(o: { nodeId: string; api: 'GRPC' | 'DELTA_GRPC'; adsPort: number; initialFetchTimeout?: string }): string {
+  const fetch = o.initialFetchTimeout === undefined ? '' : `, initial_fetch_timeout: ${o.initialFetchTimeout}`;
+  return `
+node: { id: ${o.nodeId}, cluster: test }
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+dynamic_resources:
+  ads_config:
+    api_type: ${o.api}
+    transport_api_version: V3
+    grpc_services:
+    - envoy_grpc: { cluster_name: xds_cluster }
+  lds_config: { ads: {}, resource_api_version: V3${fetch} }
+  cds_config: { ads: {}, resource_api_version: V3${fetch} }
+static_resources:
+  clusters:
+  - name: xds_cluster
+    type: STATIC
+    connect_timeout: 1s
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    load_assignment:
+      cluster_name: xds_cluster
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${o.adsPort} } } }
+`;
+}

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { once } from 'node:events';
 import { HttpBackend, Proxy, curl, freePort, sleep, startHttpBackend, startProxy, waitFor } from './harness';
-import { ControlPlane, startControlPlane } from './xds_helpers';
+import { ControlPlane, adsBootstrap, startControlPlane } from './xds_helpers';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
@@ -66,34 +66,6 @@ function mesh(o: { listenerPort: number; backendPort: number; extraRoute?: objec
   };
 }
 
-function bootstrap(api: 'GRPC' | 'DELTA_GRPC', adsPort: number): string {
-  return `
-node: { id: sidecar-1, cluster: test }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
-dynamic_resources:
-  ads_config:
-    api_type: ${api}
-    transport_api_version: V3
-    grpc_services:
-    - envoy_grpc: { cluster_name: xds_cluster }
-  lds_config: { ads: {}, resource_api_version: V3 }
-  cds_config: { ads: {}, resource_api_version: V3 }
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${adsPort} } } }
-`;
-}
 
 /** Four keep-alive clients requesting /x back to back until stopped; counts what failed. */
 function steadyLoad(port: number) {
@@ -155,7 +127,7 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       b = await startHttpBackend('b');
       listenerPort = await freePort();
       cp = await startControlPlane(mesh({ listenerPort, backendPort: a.port }));
-      proxy = await startProxy(bootstrap(api, cp.adsPort), { listeners: [] });
+      proxy = await startProxy(adsBootstrap({ nodeId: 'sidecar-1', api, adsPort: cp.adsPort }), { listeners: [] });
       await waitFor('the xDS listener to accept', async () => (await backendOf(listenerPort)) === 'a', { attempts: 100, intervalMs: 50 });
     });
 

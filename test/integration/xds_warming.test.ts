@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HttpBackend, Proxy, curl, freePort, startHttpBackend, startProxy, waitFor } from './harness';
-import { ControlPlane, cla, edsCluster, rdsListener, routeConfig, startControlPlane } from './xds_helpers';
+import { ControlPlane, adsBootstrap, cla, edsCluster, rdsListener, routeConfig, startControlPlane } from './xds_helpers';
 
 const WARM_TIMEOUT = '3s';
 
@@ -24,34 +24,6 @@ function mesh(o: { listenerPort: number; backendPort: number; extraClusters?: ob
   };
 }
 
-function bootstrap(adsPort: number): string {
-  return `
-node: { id: warm-1, cluster: test }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
-dynamic_resources:
-  ads_config:
-    api_type: GRPC
-    transport_api_version: V3
-    grpc_services:
-    - envoy_grpc: { cluster_name: xds_cluster }
-  lds_config: { ads: {}, resource_api_version: V3, initial_fetch_timeout: ${WARM_TIMEOUT} }
-  cds_config: { ads: {}, resource_api_version: V3, initial_fetch_timeout: ${WARM_TIMEOUT} }
-static_resources:
-  clusters:
-  - name: xds_cluster
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: xds_cluster
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${adsPort} } } }
-`;
-}
 
 let backend: HttpBackend;
 let cp: ControlPlane;
@@ -62,7 +34,7 @@ before(async () => {
   backend = await startHttpBackend('a');
   listenerPort = await freePort();
   cp = await startControlPlane(mesh({ listenerPort, backendPort: backend.port }));
-  proxy = await startProxy(bootstrap(cp.adsPort), { listeners: [] });
+  proxy = await startProxy(adsBootstrap({ nodeId: 'warm-1', api: 'GRPC', adsPort: cp.adsPort, initialFetchTimeout: WARM_TIMEOUT }), { listeners: [] });
   await waitFor('the xDS listener to serve', async () => (await curl([`http://127.0.0.1:${listenerPort}/x`])).status === 200, { attempts: 100, intervalMs: 50 });
 });
 
