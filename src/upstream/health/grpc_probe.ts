@@ -10,8 +10,8 @@
 //   HealthCheckResponse { ServingStatus status = 1; }  SERVING = 1
 import * as http2 from 'node:http2';
 import type { GrpcCheckConfig } from './config';
-import { checkHeaders, H2Connection } from './http_probe';
-import { activeFailure, networkFailure, OK, type Probe, type ProbeResult, type ProbeTarget } from './probe';
+import { checkHeaders, H2StreamProbe } from './http_probe';
+import { activeFailure, networkFailure, OK, type ProbeResult, type ProbeTarget } from './probe';
 
 /** The gRPC frame (1-byte flag, 4-byte length) holding HealthCheckRequest{service}. */
 export function encodeHealthCheckRequest(service: string): Buffer {
@@ -67,45 +67,27 @@ export function decodeServingStatus(msg: Buffer): number {
 
 const SERVING = 1;
 
-export class GrpcProbe implements Probe {
-  private readonly conn = new H2Connection();
-  private stream: http2.ClientHttp2Stream | null = null;
+export class GrpcProbe extends H2StreamProbe {
   private readonly body: Buffer;
 
   constructor(
     private readonly cfg: GrpcCheckConfig,
     private readonly target: () => ProbeTarget,
-    private readonly reuse: boolean,
+    reuse: boolean,
   ) {
+    super(reuse);
     this.body = encodeHealthCheckRequest(cfg.serviceName);
   }
 
   check(done: (r: ProbeResult) => void): void {
     const t = this.target();
-    let settled = false;
-    const finish = (r: ProbeResult) => {
-      if (settled) return;
-      settled = true;
-      this.stream = null;
-      if (!this.reuse) this.conn.drop();
-      done(r);
-    };
     const path = '/grpc.health.v1.Health/Check';
     const headers: http2.OutgoingHttpHeaders = checkHeaders('POST', path, t, this.cfg.metadata).toObject();
-    headers[':method'] = 'POST';
-    headers[':path'] = path;
-    headers[':authority'] = t.authority;
-    headers[':scheme'] = 'http';
     headers['content-type'] = 'application/grpc';
     headers.te = 'trailers';
-    let st: http2.ClientHttp2Stream;
-    try {
-      st = this.conn.get(t).request(headers);
-    } catch (e) {
-      this.conn.drop();
-      return finish(networkFailure((e as Error).message));
-    }
-    this.stream = st;
+    const opened = this.openStream(t, 'POST', path, headers, false, done);
+    if (opened === null) return;
+    const { st, finish } = opened;
     st.end(this.body);
     let status = 0;
     let grpcStatus: string | undefined;
@@ -135,18 +117,5 @@ export class GrpcProbe implements Probe {
       const serving = decodeServingStatus(frame.subarray(5, 5 + len));
       finish(serving === SERVING ? OK : activeFailure(`serving status ${serving}`));
     });
-  }
-
-  abort(): void {
-    const st = this.stream;
-    this.stream = null;
-    st?.removeAllListeners('close');
-    st?.on('error', () => undefined);
-    st?.close(http2.constants.NGHTTP2_CANCEL);
-    this.conn.drop();
-  }
-
-  close(): void {
-    this.abort();
   }
 }

@@ -144,19 +144,25 @@ export class H2Connection {
   }
 }
 
-export class Http2Probe implements Probe {
-  private readonly conn = new H2Connection();
+/**
+ * What the HTTP/2 checks (HTTP and gRPC) share: the connection, the stream in flight, a result
+ * delivered once (dropping the connection then unless reuse_connection), and cancelling.
+ */
+export abstract class H2StreamProbe implements Probe {
+  protected readonly conn = new H2Connection();
   private stream: http2.ClientHttp2Stream | null = null;
 
-  constructor(
-    private readonly cfg: HttpCheckConfig,
-    private readonly target: () => ProbeTarget,
-    private readonly reuse: boolean,
-  ) {}
+  constructor(private readonly reuse: boolean) {}
 
-  check(done: (r: ProbeResult) => void): void {
-    const t = this.target();
-    const cfg = this.cfg;
+  abstract check(done: (r: ProbeResult) => void): void;
+
+  /**
+   * Opens the check's stream to `t` with the pseudo-headers set. Returns the stream and the
+   * once-only `finish`, or null when no stream could be opened (`done` has then been called).
+   */
+  protected openStream(
+    t: ProbeTarget, method: string, path: string, headers: http2.OutgoingHttpHeaders, endStream: boolean, done: (r: ProbeResult) => void,
+  ): { st: http2.ClientHttp2Stream; finish: (r: ProbeResult) => void } | null {
     let settled = false;
     const finish = (r: ProbeResult) => {
       if (settled) return;
@@ -165,19 +171,52 @@ export class Http2Probe implements Probe {
       if (!this.reuse) this.conn.drop();
       done(r);
     };
-    const headers: http2.OutgoingHttpHeaders = checkHeaders(cfg.method, cfg.path, t, cfg.headers).toObject();
-    headers[':method'] = cfg.method;
-    headers[':path'] = cfg.path;
+    headers[':method'] = method;
+    headers[':path'] = path;
     headers[':authority'] = t.authority;
     headers[':scheme'] = 'http';
     let st: http2.ClientHttp2Stream;
     try {
-      st = this.conn.get(t).request(headers, { endStream: true });
+      st = this.conn.get(t).request(headers, { endStream });
     } catch (e) {
       this.conn.drop();
-      return finish(networkFailure((e as Error).message));
+      finish(networkFailure((e as Error).message));
+      return null;
     }
     this.stream = st;
+    return { st, finish };
+  }
+
+  abort(): void {
+    const st = this.stream;
+    this.stream = null;
+    st?.removeAllListeners('close');
+    st?.on('error', () => undefined);
+    st?.close(http2.constants.NGHTTP2_CANCEL);
+    this.conn.drop();
+  }
+
+  close(): void {
+    this.abort();
+  }
+}
+
+export class Http2Probe extends H2StreamProbe {
+  constructor(
+    private readonly cfg: HttpCheckConfig,
+    private readonly target: () => ProbeTarget,
+    reuse: boolean,
+  ) {
+    super(reuse);
+  }
+
+  check(done: (r: ProbeResult) => void): void {
+    const t = this.target();
+    const cfg = this.cfg;
+    const headers: http2.OutgoingHttpHeaders = checkHeaders(cfg.method, cfg.path, t, cfg.headers).toObject();
+    const opened = this.openStream(t, cfg.method, cfg.path, headers, true, done);
+    if (opened === null) return;
+    const { st, finish } = opened;
     let status = 0;
     let degraded = false;
     const limit = bodyLimit(cfg);
@@ -198,18 +237,5 @@ export class Http2Probe implements Probe {
       if (status === 0 || st.rstCode !== http2.constants.NGHTTP2_NO_ERROR) finish(networkFailure(`stream reset (${st.rstCode})`));
       else finish(judgeHttp(cfg, status, degraded, Buffer.concat(chunks)));
     });
-  }
-
-  abort(): void {
-    const st = this.stream;
-    this.stream = null;
-    st?.removeAllListeners('close');
-    st?.on('error', () => undefined);
-    st?.close(http2.constants.NGHTTP2_CANCEL);
-    this.conn.drop();
-  }
-
-  close(): void {
-    this.abort();
   }
 }
