@@ -669,14 +669,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     const cluster = this.cluster!;
     if (would && (!this.requestDone || this.replayLost)) would = false;
     if (retry.shouldRetry(would, cluster.resources.of(this.priority), cluster.stats) !== 'retry') return false;
-    if (this.poolReq !== null) {
-      this.poolReq.cancel();
-      this.poolReq = null;
-    }
-    if (this.upstream !== null) {
-      this.upstream.reset();
-      this.upstream = null;
-    }
+    this.abandonUpstream();
     this.endAttempt();
     this.backOffTimer = setTimeout(onBackOffDone, retry.backOffMs(), this);
     return true;
@@ -702,6 +695,18 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (host === null || this.attemptReported) return;
     this.attemptReported = true;
     reportHttpOutcome(host, status, flag);
+  }
+
+  /** Withdraws a request still waiting for a connection and resets an upstream stream in progress. */
+  private abandonUpstream(): void {
+    if (this.poolReq !== null) {
+      this.poolReq.cancel();
+      this.poolReq = null;
+    }
+    if (this.upstream !== null) {
+      this.upstream.reset();
+      this.upstream = null;
+    }
   }
 
   /** The current upstream attempt is over: release its max_requests slot and upstream_rq_active. */
@@ -739,14 +744,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
 
   /** A timeout ended the request: 504 UT, or a reset when the response has started. */
   private timedOut(): void {
-    if (this.upstream !== null) {
-      this.upstream.reset();
-      this.upstream = null;
-    }
-    if (this.poolReq !== null) {
-      this.poolReq.cancel();
-      this.poolReq = null;
-    }
+    this.abandonUpstream();
     if (this.responseStarted) {
       this.responseFlags = 'UT';
       this.ds.reset();
@@ -785,14 +783,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   /** Sends a response generated here (direct response, redirect, error); gRPC errors as a trailers-only response. */
   private sendLocal(status: number, flag: string, body: Buffer, location: string | null, grpcStatus = -1, grpcMessage = ''): void {
     if (this.done) return;
-    if (this.poolReq !== null) {
-      this.poolReq.cancel();
-      this.poolReq = null;
-    }
-    if (this.upstream !== null) {
-      this.upstream.reset();
-      this.upstream = null;
-    }
+    this.abandonUpstream();
     if (flag) this.responseFlags = flag;
     const h = new Headers();
     if (location !== null) h.add('location', location);
