@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { HttpBackend, Proxy, curl, freePort, probeConnect, runCli, startHttpBackend, startProxy, tempDir, tempFile, waitFor } from './harness';
-import { cla, routeConfig } from './xds_helpers';
+import { cla, rdsListener, routeConfig } from './xds_helpers';
 
 const T = 'type.googleapis.com/envoy.config.';
 const LISTENER = T + 'listener.v3.Listener';
@@ -38,21 +38,8 @@ function response(version: string, type: string, resources: object[]) {
   return { version_info: version, resources: resources.map((r) => ({ '@type': type, ...r })) };
 }
 
-function listener(name: string, port: number) {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [{ filters: [{
-      name: 'envoy.filters.network.http_connection_manager',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-        stat_prefix: name,
-        rds: { route_config_name: 'routes', config_source: { path_config_source: { path: file('rds.yaml') } } },
-        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-      },
-    }] }],
-  };
-}
+/** A listener whose routes come from rds.yaml. */
+const listener = (name: string, port: number) => rdsListener(name, port, 'routes', { path_config_source: { path: file('rds.yaml') } });
 
 const webCluster = () => ({
   name: 'web', type: 'EDS', connect_timeout: '1s',

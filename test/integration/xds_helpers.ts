@@ -215,7 +215,8 @@ export function edsCluster(name: string, timeout = '1s') {
 export function routeConfig(name: string, clusterName: string) {
   return { name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: clusterName } }] }] };
 }
-export function rdsListener(name: string, port: number, rds: string) {
+/** A listener whose connection manager takes route table `rds` from `configSource` (ADS by default). */
+export function rdsListener(name: string, port: number, rds: string, configSource: object = { ads: {}, resource_api_version: 'V3' }) {
   return {
     name,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
@@ -224,7 +225,7 @@ export function rdsListener(name: string, port: number, rds: string) {
       typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
         stat_prefix: name,
-        rds: { route_config_name: rds, config_source: { ads: {}, resource_api_version: 'V3' } },
+        rds: { route_config_name: rds, config_source: configSource },
         http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
       },
     }] }],
