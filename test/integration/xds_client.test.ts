@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CLI, REPO_ROOT, freePort, tempDir, trackProcess, waitFor } from './harness';
-import { cla, edsCluster as cluster, getJson, rdsListener as listener, routeConfig as route } from './xds_helpers';
+import { cla, edsCluster as cluster, getJson, rawAdsService, rdsListener as listener, routeConfig as route } from './xds_helpers';
 import { AdsClient, ResourceUpdate, TYPE_URLS, WatchHandler, XdsApi } from '../../src/xds/client';
 import { Canon } from '../../src/xds/proto/canonical';
 import { adsDefinition } from '../../src/xds/server/service';
@@ -393,21 +393,13 @@ test('responses the reference server never sends: an unwatched type is ignored, 
   const { toAny } = await import('../../src/xds/proto/binary');
   const { mustLookupType } = await import('../../src/xds/proto/root');
   const Res = mustLookupType('envoy.service.discovery.v3.DiscoveryResponse');
-  const Req = mustLookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const enc = (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish());
   const good = toAny('envoy.config.cluster.v3.Cluster', { name: 'a', type: 'STATIC', connect_timeout: { seconds: 1 } });
   const wrongType = toAny('envoy.config.listener.v3.Listener', { name: 'l' });
   const badRule = toAny('envoy.config.cluster.v3.Cluster', { name: 'b', type: 'STATIC', connect_timeout: { seconds: -1 } });
   const streams: any[][] = [];
   const server = new grpc.Server();
-  server.addService({
-    StreamAggregatedResources: {
-      path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-      requestStream: true, responseStream: true,
-      requestSerialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { arrays: true }), responseDeserialize: (b: Buffer) => b,
-    },
-  } as grpc.ServiceDefinition, {
+  server.addService(rawAdsService(), {
     StreamAggregatedResources: (call: grpc.ServerDuplexStream<any, Buffer>) => {
       const reqs: any[] = [];
       streams.push(reqs);

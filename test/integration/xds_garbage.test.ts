@@ -14,10 +14,9 @@ import * as grpc from '@grpc/grpc-js';
 import { HttpBackend, Proxy, curl, freePort, startHttpBackend, startProxy, waitFor } from './harness';
 import { toAny } from '../../src/xds/proto/binary';
 import { mustLookupType } from '../../src/xds/proto/root';
-import { TYPE } from './xds_helpers';
+import { TYPE, rawAdsService } from './xds_helpers';
 
 const Res = mustLookupType('envoy.service.discovery.v3.DiscoveryResponse');
-const Req = mustLookupType('envoy.service.discovery.v3.DiscoveryRequest');
 const encode = (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish());
 const SECRET = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
@@ -33,14 +32,7 @@ class GarbageServer {
   good: Record<string, { version: string; resources: Array<{ type_url: string; value: Uint8Array }> }> = {};
 
   async start(): Promise<void> {
-    this.server.addService({
-      StreamAggregatedResources: {
-        path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-        requestStream: true, responseStream: true,
-        requestSerialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { arrays: true }), responseDeserialize: (b: Buffer) => b,
-      },
-    } as grpc.ServiceDefinition, {
+    this.server.addService(rawAdsService(), {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<any, Buffer>) => {
         const stream = ++this.streams;
         this.call = call;

@@ -204,6 +204,22 @@ export function claPort(cla: Msg): number {
   return cla.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value;
 }
 
+/**
+ * The state-of-the-world ADS service with raw response bytes, for test servers that send what
+ * they like (including garbage); requests arrive decoded as plain objects.
+ */
+export function rawAdsService(): grpc.ServiceDefinition {
+  const Req = lookupType('envoy.service.discovery.v3.DiscoveryRequest')!;
+  return {
+    StreamAggregatedResources: {
+      path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+      requestStream: true, responseStream: true,
+      requestSerialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => Req.toObject(Req.decode(b), { arrays: true }), responseDeserialize: (b: Buffer) => b,
+    },
+  } as grpc.ServiceDefinition;
+}
+
 // ---------------------------------------------------------------- mesh builders (shared by the xDS tests)
 
 export function cla(name: string, port: number) {
