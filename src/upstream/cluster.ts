@@ -234,7 +234,7 @@ export class Cluster {
   }
 
   pick(ctx: LbContext | null): Host | null {
-    return this.lb.pick(ctx);
+    return this.originalDst === null ? this.lb.pick(ctx) : this.originalDst.pick(ctx);
   }
 
   /** upstream_bind_config's source for upstream connections (undefined: the kernel picks). */

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import type { OriginalDstClusterConfig } from '../config/types';
 import { Host } from './host';
+import type { LbContext } from './lb/picker';
 
 export interface OriginalDstOwner {
   addHost(h: Host): void;
@@ -24,6 +25,20 @@ export class OriginalDstHosts {
   ) {
     this.timer = setInterval(() => this.sweep(), config.cleanupIntervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * The host the client was going to: the x-envoy-original-dst-host header when
+   * use_http_header allows it, else the connection's restored original destination. None when
+   * neither is there (Envoy then has no host either: 503 UH, or a closed TCP connection).
+   */
+  pick(ctx: LbContext | null): Host | null {
+    if (this.config.useHttpHeader) {
+      const v = ctx?.requestHeaders?.get(this.config.httpHeaderName);
+      if (v !== undefined) return this.hostFromHeader(v.trim());
+    }
+    const info = ctx?.connectionInfo;
+    return info !== undefined && info.localRestored ? this.host(info.localAddress, info.localPort) : null;
   }
 
   /** The host for `ip:port` (the port replaced by upstream_port_override when set); null for a non-IP. */

@@ -1,6 +1,8 @@
 // The load-balancer interface: a picker is built from a cluster's host set whenever the
 // hosts or their health change (design convention 3: rebuilt, never mutated per request),
 // and `pick` is the only call on the request path.
+import type { HeaderMap } from '../../http/headers';
+import type { ConnectionInfo } from '../../listeners/connection_info';
 import type { ClusterStats } from '../cluster_stats';
 import type { Host } from '../host';
 import type { LbConfig } from './config';
@@ -17,6 +19,10 @@ export interface LbContext {
   hashLo: number;
   /** > 0 when re-picking because a retry host predicate rejected the host (hash policies choose an alternative). */
   hostSelectionAttempt?: number;
+  /** The downstream connection (ORIGINAL_DST clusters connect to its restored original destination). */
+  readonly connectionInfo?: ConnectionInfo | undefined;
+  /** The request's headers, for HTTP (ORIGINAL_DST with use_http_header). */
+  readonly requestHeaders?: HeaderMap;
 }
 
 export interface LoadBalancer {

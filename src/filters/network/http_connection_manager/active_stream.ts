@@ -2,9 +2,9 @@
 // selection, local replies, and the upstream exchange. A single object per request
 // implements every callback interface involved (body sink, upstream sink, pool client),
 // so the request path allocates one stream object rather than a closure per event.
-import type { OriginalDstHosts } from '../../../upstream/original_dst';
 import { originalSource } from '../../../upstream/source';
 import { randomUUID } from 'node:crypto';
+import type { ConnectionInfo } from '../../../listeners/connection_info';
 import type { HeaderMap } from '../../../http/headers';
 import { HeaderMap as Headers } from '../../../http/headers';
 import { localReplySpec, type LocalReplyCode } from '../../../http/local_reply';
@@ -75,6 +75,14 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   /** HashInput: the connection's filter state (set_filter_state). */
   get filterState(): ReadonlyMap<string, string> | undefined {
     return this.ds.connectionInfo?.filterState;
+  }
+
+  /** LbContext: the downstream connection and the request's headers (ORIGINAL_DST clusters). */
+  get connectionInfo(): ConnectionInfo | undefined {
+    return this.ds.connectionInfo;
+  }
+  get requestHeaders(): HeaderMap {
+    return this.head.headers;
   }
 
   private route: Route | null = null;
@@ -371,7 +379,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
   private pickAndConnect(): void {
     const cluster = this.cluster!;
     this.attemptReported = false;
-    let host = cluster.originalDst === null ? cluster.pick(this) : this.originalDstHost(cluster.originalDst);
+    let host = cluster.pick(this);
     const tried = this.retry === null ? null : this.retry.tried;
     if (tried !== null && host !== null && cluster.originalDst === null && tried.includes(host)) {
       // previous_hosts: pick again, up to host_selection_retry_max_attempts times, for a host
@@ -411,20 +419,6 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     this.upstreamStart = Date.now();
     const src = originalSource(this.ds.connectionInfo);
     this.poolReq = (src === undefined ? cluster.pool(host, p) : cluster.sourcePool(host, p, src)).newStream(this, this);
-  }
-
-  /**
-   * ORIGINAL_DST: the host the client was going to — the x-envoy-original-dst-host header
-   * when use_http_header allows it, else the connection's restored original destination.
-   * None when neither is there (Envoy then has no host either: 503 UH).
-   */
-  private originalDstHost(od: OriginalDstHosts): Host | null {
-    if (od.config.useHttpHeader) {
-      const v = this.head.headers.get(od.config.httpHeaderName);
-      if (v !== undefined) return od.hostFromHeader(v.trim());
-    }
-    const info = this.ds.connectionInfo;
-    return info !== undefined && info.localRestored ? od.host(info.localAddress, info.localPort) : null;
   }
 
   // ---- PoolClient

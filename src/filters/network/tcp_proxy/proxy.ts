@@ -4,9 +4,8 @@
 // reader on one side pauses the other side's socket instead of buffering without bound.
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/listeners/network_filters/tcp_proxy_filter
 import type { Socket } from 'node:net';
-import { connectionInfo } from '../../../listeners/connection_info';
+import { connectionInfo, type ConnectionInfo } from '../../../listeners/connection_info';
 import { openUpstreamSocket, originalSource } from '../../../upstream/source';
-import type { OriginalDstHosts } from '../../../upstream/original_dst';
 import { log } from '../../../log';
 import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
 import { computeConnectionHash } from '../../../routing/hash_policy';
@@ -121,10 +120,9 @@ class TcpSession implements LbContext {
     if (cluster.usesHash && hp.length > 0) computeConnectionHash(hp, down.remoteAddress, connectionInfo(down)?.filterState, this);
   }
 
-  /** ORIGINAL_DST: where the client was going (its restored original destination), or none. */
-  private originalDstHost(od: OriginalDstHosts): Host | null {
-    const info = connectionInfo(this.down);
-    return info !== undefined && info.localRestored ? od.host(info.localAddress, info.localPort) : null;
+  /** LbContext: the downstream connection (ORIGINAL_DST clusters connect to its original destination). */
+  get connectionInfo(): ConnectionInfo | undefined {
+    return connectionInfo(this.down);
   }
 
   /** The upstream socket: from the client's own address with original_src, else as the cluster's bind config says. */
@@ -136,8 +134,7 @@ class TcpSession implements LbContext {
   connect(): void {
     if (this.closed) return;
     this.attempts++;
-    const od = this.cluster.originalDst;
-    const host = od === null ? this.cluster.pick(this) : this.originalDstHost(od);
+    const host = this.cluster.pick(this);
     const cs = this.cluster.stats;
     if (host === null) {
       cs.upstream_cx_none_healthy.inc();
