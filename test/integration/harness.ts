@@ -98,8 +98,10 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${lastErr ? ': ' + String(lastErr) : ''}`);
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** Ports freePort() handed out in this process: the kernel may offer a closed one again. */
+const portsGiven = new Set<number>();
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -109,6 +111,21 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A port that was free a moment ago on 127.0.0.1, and not one this process was given before
+ * (two placeholders of one bootstrap must not get the same port).
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = await probePort();
+    if (!portsGiven.has(port)) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: no port that was not handed out already after 100 tries');
 }
 
 export function tempDir(prefix = 'switchyard-test-'): string {
