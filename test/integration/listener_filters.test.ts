@@ -50,7 +50,10 @@ function tlsHello(port: number, servername: string | undefined, alpn?: string[])
   });
 }
 
-/** Connects, optionally sends `send`, and collects what arrives until close or `ms`. */
+/**
+ * Connects, optionally sends `send`, and collects what arrives until close or `ms`. With
+ * nothing to send (a server-first session) it answers the banner with "hi".
+ */
 function rawSession(port: number, send: string | null, ms: number): Promise<{ data: string; closedAfterMs: number | null }> {
   return new Promise((resolve) => {
     const start = Date.now();
@@ -62,7 +65,7 @@ function rawSession(port: number, send: string | null, ms: number): Promise<{ da
     });
     s.on('data', (d: Buffer) => {
       data += d.toString();
-      if (data.includes('220 banner ready') && !data.includes('ok:')) s.write('hi\r\n');
+      if (send === null && data.includes('220 banner ready') && !data.includes('ok:')) s.write('hi\r\n');
     });
     s.on('error', () => undefined);
     s.on('close', () => {
