@@ -10,14 +10,17 @@
 //       (and the first CDS ACK on its own);
 //    b. warm: proxy running on a small mesh, time from writing the big mesh to the ACK of
 //       the last type; plus the proxy's VmRSS after each, and /clusters listing them all.
+//    In both, the issue's measure, "from a SotW push of 5,000 clusters to the ACK of the last
+//    one", is taken on the control plane's clock: its debug "sending" line for the CDS version
+//    served to its "ACK" lines for that CDS version and the EDS version served.
 // 2. One EDS cluster of 1,000 endpoints, one endpoint's port changed per round, Delta and
 //    SotW: mesh write -> control plane logs the new generation -> /status shows the new EDS
-//    version ACKed. The control plane runs with --log-level debug here, so its own `ACK` log
+//    version ACKed; the issue's measure is the push ("sending" line) to the ACK of its nonce. The control plane runs with --log-level debug here, so its own `ACK` log
 //    line gives the ACK time to the millisecond as well (the /status poll is bounded by its
 //    interval).
 //
 // Knobs (env): XDS_CLUSTERS (5000), XDS_EPS_PER_CLUSTER (4), XDS_BIG_ENDPOINTS (1000),
-// XDS_ROUNDS (5, rounds of part 2 per API), XDS_POLL_MS (50), XDS_TIMEOUT_S (60, per wait),
+// XDS_ROUNDS (20, rounds of part 2 per API), XDS_POLL_MS (50), XDS_TIMEOUT_S (60, per wait),
 // XDS_BUILD (auto|1|0), XDS_KEEP (1 keeps the scratch directory), XDS_PROXY_NODE_ARGS (node
 // flags for the proxy, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), XDS_CP_NODE_ARGS (the same for
 // the control plane).
@@ -40,7 +43,7 @@ const env = (k, d) => (process.env[k] === undefined || process.env[k] === '' ? d
 const N_CLUSTERS = Number(env('XDS_CLUSTERS', 5000));
 const EPS_PER_CLUSTER = Number(env('XDS_EPS_PER_CLUSTER', 4));
 const BIG_ENDPOINTS = Number(env('XDS_BIG_ENDPOINTS', 1000));
-const ROUNDS = Number(env('XDS_ROUNDS', 5));
+const ROUNDS = Number(env('XDS_ROUNDS', 20));
 const POLL_MS = Number(env('XDS_POLL_MS', 50));
 const WAIT_MS = Number(env('XDS_TIMEOUT_S', 60)) * 1000;
 const GLOBAL_TIMEOUT_MS = 15 * 60 * 1000;
@@ -334,6 +337,38 @@ async function countClusters(proxy) {
   return { status: r.status, clusters: names.size, dynamic: [...names].filter((n) => n !== 'xds_cluster').length };
 }
 
+/** Collects a process's log lines from now on (with their arrival time); stop() detaches. */
+function collectLines(p) {
+  const lines = [];
+  const on = (line, at) => lines.push({ line, at });
+  p.lineListeners.add(on);
+  return { lines, stop: () => p.lineListeners.delete(on) };
+}
+
+/** The control plane's own timestamp on a log line (ms resolution). */
+const stampOf = (line) => Date.parse((/^\[([^\]]+)\]/.exec(line) || [])[1]);
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The push of a SotW mesh to its last ACK, on the control plane's clock: from its debug
+ * "sending" line of the CDS version now served, to its "ACK" lines of that CDS version and of
+ * the EDS version now served (`st`: a /status snapshot taken after both were ACKed).
+ */
+function sotwPushToAck(lines, st) {
+  const cds = expectedSotwVersion(st, TYPE.CDS);
+  const eds = expectedSotwVersion(st, TYPE.EDS);
+  const find = (re, from = 0) => { for (let i = from; i < lines.length; i++) if (re.test(lines[i].line)) return i; return -1; };
+  const iPush = find(new RegExp(`\\[debug\\] sending .*type=CDS version=${escapeRe(cds)}\\b`));
+  if (iPush < 0) throw new Error(`no "sending" log line for CDS version ${cds}`);
+  const iCds = find(new RegExp(`\\[debug\\] ACK .*type=${escapeRe(TYPE.CDS)} version=${escapeRe(cds)}\\b`), iPush + 1);
+  const iEds = find(new RegExp(`\\[debug\\] ACK .*type=${escapeRe(TYPE.EDS)} version=${escapeRe(eds)}\\b`), iPush + 1);
+  if (iCds < 0 || iEds < 0) throw new Error(`no ACK log lines for CDS ${cds} / EDS ${eds}`);
+  const t0 = stampOf(lines[iPush].line);
+  const cdsMs = stampOf(lines[iCds].line) - t0;
+  const edsMs = stampOf(lines[iEds].line) - t0;
+  return { cds_ack_ms: cdsMs, eds_ack_ms: edsMs, last_ack_ms: Math.max(cdsMs, edsMs) };
+}
+
 // ---------------------------------------------------------------------------- part 1: SotW 5k clusters
 
 async function part1() {
@@ -343,7 +378,8 @@ async function part1() {
 
   // a. cold start
   {
-    const cp = await startControlPlane(big);
+    const cp = await startControlPlane(big, 'debug');
+    const cpLines = collectLines(cp);
     const cpCpu0 = cpuMsOf(cp.pid);
     const proxy = await startProxy('GRPC', cp.adsPort);
     const t0 = proxy.spawnedAt;
@@ -365,8 +401,10 @@ async function part1() {
     const rss1s = rssOf(proxy.pid);
     const cl = await countClusters(proxy);
     const edsT = typeOf(nodeStream(res.last), TYPE.EDS);
+    cpLines.stop();
     out.cold = {
       what: 'proxy spawn -> /status shows the ACK of the CDS and EDS versions served (5k clusters)',
+      push_to_ack: sotwPushToAck(cpLines.lines, res.last),
       control_plane_start_ms: r1(cp.readyMs),
       first_cds_ack: span(res.hits.first_cds_ack, t0),
       cds_ack: span(res.hits.cds_acked, t0),
@@ -392,7 +430,7 @@ async function part1() {
   // b. warm: the proxy runs on a small mesh; the big mesh is written under it.
   {
     const small = manyClustersMesh(10, EPS_PER_CLUSTER);
-    const cp = await startControlPlane(small);
+    const cp = await startControlPlane(small, 'debug');
     const proxy = await startProxy('GRPC', cp.adsPort);
     const base = await pollStatus(cp, { c: sotwAcked(TYPE.CDS), e: sotwAcked(TYPE.EDS) }, (h) => h.c && h.e, 'the small mesh to be ACKed');
     const baseline = span(base.hits.c.hi > base.hits.e.hi ? base.hits.c : base.hits.e, proxy.spawnedAt);
@@ -401,6 +439,7 @@ async function part1() {
     await sleep(300);
     const reloaded = waitLine(cp, /mesh reloaded .*generation=(\d+)/, WAIT_MS, 'the control plane to log the new mesh generation');
     const cpu0 = { proxy: cpuMsOf(proxy.pid), cp: cpuMsOf(cp.pid) };
+    const cpLines = collectLines(cp);
     const tw = writeMesh(cp.meshFile, big);
     const res = await pollStatus(
       cp,
@@ -416,8 +455,10 @@ async function part1() {
     await sleep(1000);
     const rss1s = rssOf(proxy.pid);
     const cl = await countClusters(proxy);
+    cpLines.stop();
     out.warm = {
       what: 'mesh write (10 -> 5k clusters) -> /status shows the ACK of the last type',
+      push_to_ack: sotwPushToAck(cpLines.lines, res.last),
       baseline_cold_10_clusters: baseline,
       baseline_proxy_cpu_ms_10_clusters: Math.round(baselineCpu),
       proxy_cpu_ms_write_to_ack: Math.round(cpu1.proxy - cpu0.proxy),
@@ -482,22 +523,31 @@ async function part2(api) {
       `the ${api} EDS ACK of generation ${gen}`,
     );
     const reRl = new RegExp(`mesh reloaded .*generation=${gen}\\b`);
-    const reAck = new RegExp(`\\[debug\\] ACK .*type=${TYPE.EDS.replace(/\./g, '\\.')}`);
+    // The push of this generation: the first EDS "sending" line after the reload; its nonce
+    // names the ACK that answers it.
+    const reSend = delta ? /\[debug\] sending delta .*type=EDS nonce=(\S+)/ : /\[debug\] sending .*type=EDS .*nonce=(\S+)/;
     let rl;
+    let send;
     let ack;
-    for (let k = 0; k < 100 && !(rl && ack); k++) {
+    for (let k = 0; k < 100 && !(rl && send && ack); k++) {
       const iRl = lines.findIndex((x) => reRl.test(x.line));
       if (iRl >= 0) {
         rl = lines[iRl];
-        ack = lines.slice(iRl + 1).find((x) => reAck.test(x.line));
+        const iSend = lines.findIndex((x, i) => i > iRl && reSend.test(x.line));
+        if (iSend >= 0) {
+          send = lines[iSend];
+          const nonce = reSend.exec(send.line)[1];
+          const reAck = new RegExp(`\\[debug\\] ACK .*type=${escapeRe(TYPE.EDS)} .*nonce=${escapeRe(nonce)}\\b`);
+          ack = lines.slice(iSend + 1).find((x) => reAck.test(x.line));
+        }
       }
-      if (!(rl && ack)) await sleep(20);
+      if (!(rl && send && ack)) await sleep(20);
     }
     cp.lineListeners.delete(collect);
-    if (!rl || !ack) throw new Error(`no reload/ACK log lines for generation ${gen}:\n${cp.tail.slice(-4000)}`);
-    const stamp = (line) => Date.parse((/^\[([^\]]+)\]/.exec(line) || [])[1]);
-    const rlStamp = stamp(rl.line);
-    const ackStamp = stamp(ack.line);
+    if (!rl || !send || !ack) throw new Error(`no reload/sending/ACK log lines for generation ${gen}:\n${cp.tail.slice(-4000)}`);
+    const rlStamp = stampOf(rl.line);
+    const sendStamp = stampOf(send.line);
+    const ackStamp = stampOf(ack.line);
     rounds.push({
       generation: gen,
       write_to_reload_log_ms: r1(rl.at - tw),
@@ -506,6 +556,7 @@ async function part2(api) {
       // Control-plane clock, from its own log lines (ms resolution): the part of the path after
       // the reload (the line is logged once the new file is parsed): push, proxy apply, ACK back.
       reload_to_ack_cp_log_ms: ackStamp - rlStamp,
+      push_to_ack_cp_log_ms: ackStamp - sendStamp,
       write_to_reload_cp_log_ms: rlStamp - wallWrite,
       write_to_ack_cp_log_ms: ackStamp - wallWrite,
     });
@@ -520,6 +571,8 @@ async function part2(api) {
     write_to_ack_status_ms: stats(rounds.map((r) => r.write_to_ack_status_ms)),
     write_to_reload_log_ms: stats(rounds.map((r) => r.write_to_reload_log_ms)),
     reload_to_ack_cp_log_ms: stats(rounds.map((r) => r.reload_to_ack_cp_log_ms)),
+    push_to_ack_cp_log_ms: stats(rounds.map((r) => r.push_to_ack_cp_log_ms)),
+    push_to_ack_first5_cp_log_ms: stats(rounds.slice(0, 5).map((r) => r.push_to_ack_cp_log_ms)),
     write_to_ack_cp_log_ms: stats(rounds.map((r) => r.write_to_ack_cp_log_ms)),
     proxy_rss_mb: r1(rss.rss_kb / 1024),
   };
@@ -569,6 +622,7 @@ function report(r) {
   L.push(`         CPU used to the ACK: proxy / control plane  ${c.proxy_cpu_ms_to_ack} / ${c.control_plane_cpu_ms_to_ack} ms`);
   L.push(`         proxy RSS at ACK / +1 s / peak          ${c.proxy_rss_mb_at_ack} / ${c.proxy_rss_mb_1s_after} / ${c.proxy_hwm_mb} MB   (control plane ${c.control_plane_rss_mb} MB)`);
   L.push(`         admin /clusters                         ${c.admin_clusters.clusters} clusters (${c.admin_clusters.dynamic} dynamic)  ${c.admin_clusters.dynamic >= r.sotw_5k.clusters ? 'OK' : 'MISSING CLUSTERS'}`);
+  L.push(`         push -> CDS ACK / EDS ACK (cp clock)    ${c.push_to_ack.cds_ack_ms} / ${c.push_to_ack.eds_ack_ms} ms   (from the control plane's "sending" CDS line)`);
   L.push(`         responses sent on the ADS stream        ${c.stream_responses_sent}`);
   L.push(`         slowest /status poll                    ${c.slowest_status_poll_ms} ms (${c.status_polls} polls)`);
   L.push(`   baseline: proxy spawn -> last ACK, 10 clusters  ${fmtSpan(w.baseline_cold_10_clusters)}, proxy CPU ${w.baseline_proxy_cpu_ms_10_clusters} ms   (Node start + bootstrap + ADS connect)`);
@@ -576,18 +630,20 @@ function report(r) {
   L.push(`         write -> CDS ACK                        ${fmtSpan(w.cds_ack)}`);
   L.push(`         write -> EDS ACK                        ${fmtSpan(w.eds_ack)}`);
   L.push(`         write -> last type ACK (${w.last_type})           ${fmtSpan(w.applied)}   (${w.applied_after_reload_log_ms} ms after the reload log line)`);
+  L.push(`         push -> CDS ACK / EDS ACK (cp clock)    ${w.push_to_ack.cds_ack_ms} / ${w.push_to_ack.eds_ack_ms} ms`);
   L.push(`         CPU used write -> ACK: proxy / control plane  ${w.proxy_cpu_ms_write_to_ack} / ${w.control_plane_cpu_ms_write_to_ack} ms`);
   L.push(`         proxy RSS small mesh / at ACK / +1 s / peak  ${w.proxy_rss_mb_small_mesh} / ${w.proxy_rss_mb_at_ack} / ${w.proxy_rss_mb_1s_after} / ${w.proxy_hwm_mb} MB`);
   L.push(`         admin /clusters                         ${w.admin_clusters.clusters} clusters (${w.admin_clusters.dynamic} dynamic)  ${w.admin_clusters.dynamic >= r.sotw_5k.clusters ? 'OK' : 'MISSING CLUSTERS'}`);
   L.push('');
   L.push(`2. One EDS cluster of ${r.one_endpoint[0].endpoints} endpoints, one endpoint's port changed, ${ROUNDS} rounds (min / median / max ms)`);
-  L.push(`   ${'api'.padEnd(12)} ${'write->reload log'.padEnd(22)}${'reload->ACK (cp log)'.padEnd(22)}${'write->ACK (cp log)'.padEnd(22)}${'write->ACK (/status)'.padEnd(22)}proxy RSS`);
+  L.push(`   ${'api'.padEnd(12)} ${'push->ACK (cp log)'.padEnd(22)}${'ditto, rounds 1-5'.padEnd(22)}${'write->reload log'.padEnd(22)}${'write->ACK (cp log)'.padEnd(22)}${'write->ACK (/status)'.padEnd(22)}proxy RSS`);
   for (const x of r.one_endpoint) {
     const f = (s) => `${s.min} / ${s.median} / ${s.max}`.padEnd(21) + ' ';
-    L.push(`   ${x.api.padEnd(12)} ${f(x.write_to_reload_log_ms)}${f(x.reload_to_ack_cp_log_ms)}${f(x.write_to_ack_cp_log_ms)}${f(x.write_to_ack_status_ms)}${x.proxy_rss_mb} MB`);
+    L.push(`   ${x.api.padEnd(12)} ${f(x.push_to_ack_cp_log_ms)}${f(x.push_to_ack_first5_cp_log_ms)}${f(x.write_to_reload_log_ms)}${f(x.write_to_ack_cp_log_ms)}${f(x.write_to_ack_status_ms)}${x.proxy_rss_mb} MB`);
   }
   L.push('   write->reload is the control plane\'s file watch: fs.watch event + 100 ms debounce + read/parse of the mesh.');
-  L.push('   reload->ACK (cp log) is the control plane\'s own clock: "mesh reloaded" line to the proxy\'s EDS "ACK" line (debug), ms resolution.');
+  L.push('   push->ACK (cp log) is the control plane\'s own clock: its debug "sending" line for the EDS change to the "ACK" line with that nonce, ms resolution.');
+  L.push('   Rounds 1-5 run while the proxy\'s decode and apply code is still being JIT-compiled.');
   L.push('');
   L.push('Targets (from the issue; reported, not asserted):');
   for (const t of r.targets) L.push(`   ${verdict(t.met).padEnd(8)} ${t.name}: ${t.value} (target ${t.target})`);
@@ -617,13 +673,15 @@ async function main() {
   const c = r.sotw_5k.cold;
   const w = r.sotw_5k.warm;
   const d = r.one_endpoint.find((x) => x.api === 'DELTA_GRPC');
+  // The issue's measures: "time from a SotW push of 5,000 clusters ... to the ACK of the last
+  // one" and "time to apply one endpoint change ... over delta", both on the control plane's
+  // own clock (its debug "sending" and "ACK" lines). The spawn- and write-based times above
+  // add the proxy's start and the control plane's file watch; they are reported, not judged.
   r.targets = [
-    { name: 'SotW 5k clusters applied, cold (proxy spawn -> last ACK)', value: `${c.applied.ms} ms`, target: `< ${TARGETS.sotw_5k_applied_ms} ms`, met: c.applied.ms < TARGETS.sotw_5k_applied_ms },
-    { name: 'SotW 5k clusters applied, warm (mesh write -> last ACK)', value: `${w.applied.ms} ms`, target: `< ${TARGETS.sotw_5k_applied_ms} ms`, met: w.applied.ms < TARGETS.sotw_5k_applied_ms },
-    { name: 'SotW 5k clusters applied, warm, from the reload log line', value: `${w.applied_after_reload_log_ms} ms`, target: `< ${TARGETS.sotw_5k_applied_ms} ms`, met: w.applied_after_reload_log_ms < TARGETS.sotw_5k_applied_ms },
+    { name: 'SotW 5k clusters, push -> last ACK, proxy just started', value: `${c.push_to_ack.last_ack_ms} ms`, target: `< ${TARGETS.sotw_5k_applied_ms} ms`, met: c.push_to_ack.last_ack_ms < TARGETS.sotw_5k_applied_ms },
+    { name: 'SotW 5k clusters, push -> last ACK, proxy running (10 -> 5k)', value: `${w.push_to_ack.last_ack_ms} ms`, target: `< ${TARGETS.sotw_5k_applied_ms} ms`, met: w.push_to_ack.last_ack_ms < TARGETS.sotw_5k_applied_ms },
     { name: 'proxy RSS with 5k clusters (max of cold/warm, 1 s after ACK)', value: `${Math.max(c.proxy_rss_mb_1s_after, w.proxy_rss_mb_1s_after)} MB`, target: `< ${TARGETS.sotw_5k_rss_mb} MB`, met: Math.max(c.proxy_rss_mb_1s_after, w.proxy_rss_mb_1s_after) < TARGETS.sotw_5k_rss_mb },
-    { name: 'Delta EDS change applied, from the mesh write (median, /status poll)', value: `${d.write_to_ack_status_ms.median} ms`, target: `< ${TARGETS.delta_eds_applied_ms} ms`, met: d.write_to_ack_status_ms.median < TARGETS.delta_eds_applied_ms },
-    { name: 'Delta EDS change applied, from the reload log line (median, cp log)', value: `${d.reload_to_ack_cp_log_ms.median} ms`, target: `< ${TARGETS.delta_eds_applied_ms} ms`, met: d.reload_to_ack_cp_log_ms.median < TARGETS.delta_eds_applied_ms },
+    { name: `Delta EDS change of 1 of ${d.endpoints} endpoints, push -> ACK (median of ${d.rounds.length})`, value: `${d.push_to_ack_cp_log_ms.median} ms (max ${d.push_to_ack_cp_log_ms.max}; first 5 rounds after start: median ${d.push_to_ack_first5_cp_log_ms.median})`, target: `< ${TARGETS.delta_eds_applied_ms} ms`, met: d.push_to_ack_cp_log_ms.median < TARGETS.delta_eds_applied_ms },
   ];
   const text = report(r);
   process.stdout.write(text + '\n');

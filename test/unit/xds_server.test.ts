@@ -11,6 +11,7 @@ import { groupFor, parseMesh } from '../../src/xds/server/mesh';
 import { MeshStore } from '../../src/xds/server/store';
 import { ManagementServer } from '../../src/xds/server/server';
 import { typeStatus } from '../../src/xds/server/status';
+import { namesForLog } from '../../src/xds/server/stream_base';
 import { log } from '../../src/log';
 
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
@@ -254,4 +255,13 @@ test('delta: initial_resource_versions suppresses what the client holds and remo
   step(t, avail({ a: '1' }));
   t.apply(req(['a'], [], { a: '1' }));
   assert.deepEqual(t.diff(avail({ a: '1' })).send, ['a']);
+});
+
+test('debug lines name a short list of resources whole and a long one by its head and count', () => {
+  assert.deepEqual(namesForLog(['a', 'b']), ['a', 'b']);
+  const many = Array.from({ length: 5000 }, (_, i) => `svc-${i}`);
+  const logged = namesForLog(many);
+  assert.equal(logged.length, 11);
+  assert.deepEqual(logged.slice(0, 10), many.slice(0, 10));
+  assert.equal(logged[10], '... 4990 more');
 });

@@ -14,7 +14,7 @@ import { MeshResource } from './mesh';
 import { Msg } from './service';
 import { MeshStore } from './store';
 import { StatusRegistry, TypeStatus, recordAck, recordNack } from './status';
-import { AdsStreamBase } from './stream_base';
+import { AdsStreamBase, namesForLog } from './stream_base';
 
 interface DeltaType {
   readonly kind: ResourceKind;
@@ -79,7 +79,7 @@ export class DeltaStream extends AdsStreamBase<DeltaType> {
     dt.status.last_sent_version = version;
     dt.status.last_sent_nonce = nonce;
     dt.status.resource_versions = Object.fromEntries([...dt.sub.known].sort());
-    if (log.enabled('debug')) log.debug('sending delta', { stream: this.status.id, type: dt.kind.short, nonce, send: d.send, removed: d.removed });
+    if (log.enabled('debug')) log.debug('sending delta', { stream: this.status.id, type: dt.kind.short, nonce, count: d.send.length, send: namesForLog(d.send), removed: namesForLog(d.removed) });
     this.call.write({
       system_version_info: version,
       type_url: dt.kind.typeUrl,

@@ -22,7 +22,7 @@ import { MeshResource } from './mesh';
 import { Msg } from './service';
 import { MeshStore } from './store';
 import { StatusRegistry, TypeStatus, recordAck, recordNack } from './status';
-import { AdsStreamBase } from './stream_base';
+import { AdsStreamBase, namesForLog } from './stream_base';
 
 interface SotwType {
   readonly kind: ResourceKind;
@@ -96,7 +96,7 @@ export class SotwStream extends AdsStreamBase<SotwType> {
     st.status.last_sent_version = version;
     st.status.last_sent_nonce = nonce;
     if (log.enabled('debug')) {
-      log.debug('sending', { stream: this.status.id, type: st.kind.short, version, nonce, names: resources.map((r) => r.name) });
+      log.debug('sending', { stream: this.status.id, type: st.kind.short, version, nonce, count: resources.length, names: namesForLog(resources.map((r) => r.name)) });
     }
     this.call.write({ version_info: version, resources: resources.map((r) => r.any), type_url: st.kind.typeUrl, nonce });
   }

@@ -13,6 +13,14 @@ import { MeshState, MeshStore } from './store';
 import { StatusRegistry, StreamStatus, TypeStatus, typeStatus } from './status';
 
 /** T is the variant's per-type-URL state. */
+const LOGGED_NAMES = 10;
+
+/** Resource names for a debug line: all of a short list, else the first few and how many more (a 5,000-name line helps nobody). */
+export function namesForLog(names: readonly string[]): string[] {
+  if (names.length <= LOGGED_NAMES) return names as string[];
+  return [...names.slice(0, LOGGED_NAMES), `... ${names.length - LOGGED_NAMES} more`];
+}
+
 export abstract class AdsStreamBase<T> {
   protected readonly types = new Map<string, T>();
   protected readonly status: StreamStatus;
