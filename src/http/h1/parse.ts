@@ -76,18 +76,45 @@ function lowerName(raw: string): string {
 
 /**
  * Parses header lines `lines[from..]` into `headers`, filling `fr`. Throws ParseError.
- * `connection` tokens naming other headers make those headers hop-by-hop as well.
+ * `connection` tokens naming other headers make those headers hop-by-hop as well. (For
+ * trailers; a message head goes through parseHeaderBlock.)
  */
 export function parseHeaderLines(lines: string[], from: number, headers: HeaderMap, fr: Framing): void {
+  const text = lines.slice(from).join('\r\n');
+  parseHeaderBlock(text, 0, headers, fr, Infinity);
+}
+
+/** OWS as String.prototype.trim saw it in a latin1 string: SP, HTAB, LF, VT, FF, CR, NBSP. */
+function isTrimmed(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+/**
+ * Parses the header lines of a message head, `text` from `pos` on (lines separated by
+ * CRLF, no final CRLF), into `headers`, filling `fr`. Throws ParseError; more than
+ * `maxCount` lines is a 431. Scans the head string in place: no array of lines, and one
+ * slice per name and per value (this runs for every header of every message).
+ */
+export function parseHeaderBlock(text: string, pos: number, headers: HeaderMap, fr: Framing, maxCount: number): void {
   let connectionTokens: string[] | null = null;
-  for (let i = from; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new ParseError('malformed header line');
-    const c0 = line.charCodeAt(0);
+  const len = text.length;
+  const from = pos;
+  // A line takes at least 4 characters with its CRLF: only a head that long can have too many.
+  if ((len - pos + 2) / 4 > maxCount && countLines(text, pos) > maxCount) throw new ParseError('too many request headers', 431);
+  while (pos < len) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol === -1) eol = len;
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon > eol) throw new ParseError('malformed header line');
+    const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) throw new ParseError('obsolete line folding is not allowed');
-    const name = lowerName(line.slice(0, colon));
-    const value = line.slice(colon + 1).trim();
+    const name = lowerName(text.slice(pos, colon));
+    let vs = colon + 1;
+    let ve = eol;
+    while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
+    const value = text.slice(vs, ve);
+    pos = eol + 2;
     if (!isValidValue(value)) throw new ParseError('invalid header value');
     switch (name) {
       case 'content-length': {
@@ -139,7 +166,7 @@ export function parseHeaderLines(lines: string[], from: number, headers: HeaderM
   }
   // `Upgrade` only counts together with `Connection: upgrade`.
   if (fr.upgrade === ' ') fr.upgrade = '';
-  else if (fr.upgrade !== '' && !hasUpgradeToken(lines, from)) {
+  else if (fr.upgrade !== '' && !hasUpgradeToken(text, from)) {
     fr.upgrade = '';
     headers.remove('upgrade');
   }
@@ -151,9 +178,19 @@ export function parseHeaderLines(lines: string[], from: number, headers: HeaderM
   }
 }
 
-function hasUpgradeToken(lines: string[], from: number): boolean {
-  for (let i = from; i < lines.length; i++) {
-    const l = lines[i];
+function countLines(text: string, pos: number): number {
+  let n = 0;
+  for (; pos < text.length; n++) {
+    const eol = text.indexOf('\r\n', pos);
+    if (eol === -1) return n + 1;
+    pos = eol + 2;
+  }
+  return n;
+}
+
+/** A `Connection` header line of the head lists `upgrade` (rare: only messages that carry Upgrade). */
+function hasUpgradeToken(text: string, from: number): boolean {
+  for (const l of text.slice(from).split('\r\n')) {
     if (l.length > 11 && l.slice(0, 11).toLowerCase() === 'connection:' && /(^|[\s,])upgrade($|[\s,])/i.test(l.slice(11))) return true;
   }
   return false;

@@ -10,7 +10,7 @@ import type { IdleSweeper, IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { writeHeadAndBody } from './write';
 import { BatchedWriter, DEFER_LIMIT } from './write_batch';
-import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderLines, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
+import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderBlock, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
 
 export interface H1ServerOptions {
   /** max_request_headers_kb × 1024: a larger head gets 431. */
@@ -44,6 +44,8 @@ const enum St {
   Closed,
 }
 
+/** Reads up to this size are decoded whole to find the end of a head (see parseHead). */
+const SMALL_READ = 2048;
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** RFC 3986 authority without userinfo: reg-name or IPv4, or an [IPv6] literal, then an optional port. */
 const VALID_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -157,7 +159,19 @@ export class H1ServerConnection implements IdleTracked {
     // Tolerate empty lines before a request line (RFC 9112 §2.2).
     let start = 0;
     while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
-    const end = findHeadEnd(buf, start);
+    // The head as text: a small read is decoded whole and searched as a string (cheaper
+    // than Buffer#indexOf, and the head is a slice of it); a larger one is searched first.
+    let text: string;
+    let end: number;
+    if (buf.length - start <= SMALL_READ) {
+      text = buf.toString('latin1', start, buf.length);
+      const i = text.indexOf('\r\n\r\n');
+      end = i === -1 ? -1 : start + i + 4;
+      if (i !== -1) text = text.slice(0, i);
+    } else {
+      end = findHeadEnd(buf, start);
+      text = end === -1 ? '' : buf.toString('latin1', start, end - 4);
+    }
     if (end === -1) {
       if (buf.length - start > this.opts.maxHeaderBytes) this.protocolError(431, 'request headers too large');
       return false;
@@ -169,7 +183,7 @@ export class H1ServerConnection implements IdleTracked {
     let stream: H1ServerStream;
     const fr = newFraming();
     try {
-      stream = this.parseRequest(buf.toString('latin1', start, end - 4), fr);
+      stream = this.parseRequest(text, fr);
     } catch (e) {
       const pe = e instanceof ParseError ? e : new ParseError(String(e));
       this.protocolError(pe.status, pe.message);
@@ -210,8 +224,9 @@ export class H1ServerConnection implements IdleTracked {
   }
 
   private parseRequest(head: string, fr: Framing): H1ServerStream {
-    const lines = head.split('\r\n');
-    const rl = lines[0];
+    let rlEnd = head.indexOf('\r\n');
+    if (rlEnd === -1) rlEnd = head.length;
+    const rl = rlEnd === head.length ? head : head.slice(0, rlEnd);
     const sp1 = rl.indexOf(' ');
     const sp2 = rl.lastIndexOf(' ');
     if (sp1 <= 0 || sp2 === sp1) throw new ParseError('malformed request line');
@@ -225,9 +240,8 @@ export class H1ServerConnection implements IdleTracked {
     else if (/^HTTP\/\d\.\d$/.test(version)) throw new ParseError('unsupported HTTP version', 505);
     else throw new ParseError('malformed request line');
     if (target.length === 0 || target.includes(' ')) throw new ParseError('malformed request target');
-    if (lines.length - 1 > this.opts.maxHeadersCount) throw new ParseError('too many request headers', 431);
     const headers = new HeaderMap();
-    parseHeaderLines(lines, 1, headers, fr);
+    parseHeaderBlock(head, rlEnd + 2, headers, fr, this.opts.maxHeadersCount);
     let authority = headers.get('host');
     let path = target;
     if (target.charCodeAt(0) !== 47 /* / */) {
@@ -478,26 +492,32 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
       this.finish();
       return;
     }
-    // Hold the head briefly: the body usually follows in the same tick, and one write of
-    // head + body is much cheaper than a corked writev of two (see writeHeadAndBody).
+    // Hold the head until the end of the poll phase (write_batch.ts): the body usually
+    // follows in the same turn, and one write of head + body is much cheaper than a
+    // corked writev of two (see writeHeadAndBody). sendData takes it back if it is still held.
     this.pendingHead = headText;
-    process.nextTick(flushPendingHead, this);
+    out.defer(headText);
   }
 
-  /** Writes a held response head on its own (no body arrived in the same tick). */
+  /** Writes a held response head on its own, if it is still held. */
   flushHead(): void {
     const h = this.pendingHead;
     if (h === null) return;
     this.pendingHead = null;
-    this.conn.out.write(h);
+    const out = this.conn.out;
+    if (out.takeBack(h) !== null) out.write(h);
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
     const out = this.conn.out;
     let ok = true;
-    const head = this.pendingHead;
-    if (head !== null) {
+    const held = this.pendingHead;
+    let head: string | null = null;
+    if (held !== null) {
       this.pendingHead = null;
+      head = out.takeBack(held);
+    }
+    if (head !== null) {
       if (this.noBody || chunk.length === 0) {
         if (endStream && !(this.chunkedResponse && !this.noBody)) {
           out.defer(head);
@@ -570,6 +590,3 @@ function onHeadersTimeout(c: H1ServerConnection): void {
   c.headersTimedOut();
 }
 
-function flushPendingHead(s: H1ServerStream): void {
-  s.flushHead();
-}

@@ -46,6 +46,17 @@ export class BatchedWriter {
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
+  /**
+   * Takes back what is held when it is `data` (the same string, not yet written): a
+   * response head held while its body may still arrive in the same turn, so the two go
+   * out in one write. Returns null when it was written already.
+   */
+  takeBack(data: string): string | null {
+    if (this.held !== data) return null;
+    this.held = null;
+    return data;
+  }
+
   /** Writes what is held, if anything. */
   flush(): void {
     const d = this.held;

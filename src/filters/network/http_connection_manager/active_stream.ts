@@ -3,7 +3,7 @@
 // implements every callback interface involved (body sink, upstream sink, pool client),
 // so the request path allocates one stream object rather than a closure per event.
 import { originalSource } from '../../../upstream/source';
-import { randomUUID } from 'node:crypto';
+import { randomRequestId } from '../../../http/request_id';
 import type { ConnectionInfo } from '../../../listeners/connection_info';
 import type { HeaderMap } from '../../../http/headers';
 import { HeaderMap as Headers } from '../../../http/headers';
@@ -255,7 +255,7 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
       const rid = h.get('x-request-id');
       // An edge proxy resets the id of requests from outside unless told to keep it.
       if (rid === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !isInternal(this.remoteAddress))) {
-        h.set('x-request-id', randomUUID());
+        h.set('x-request-id', randomRequestId());
       }
     }
     const names = h.names;
