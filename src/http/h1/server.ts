@@ -429,6 +429,8 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   responseStatus = 0;
   private chunkedResponse = false;
   private pendingHead: string | null = null;
+  /** What BatchedWriter.defer returned for pendingHead (to take back exactly that message). */
+  private pendingHeadTicket = 0;
   private noBody = false;
   readonly startTime = Date.now();
 
@@ -496,7 +498,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     // follows in the same turn, and one write of head + body is much cheaper than a
     // corked writev of two (see writeHeadAndBody). sendData takes it back if it is still held.
     this.pendingHead = headText;
-    out.defer(headText);
+    this.pendingHeadTicket = out.defer(headText);
   }
 
   /** Writes a held response head on its own, if it is still held. */
@@ -505,7 +507,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     if (h === null) return;
     this.pendingHead = null;
     const out = this.conn.out;
-    if (out.takeBack(h) !== null) out.write(h);
+    if (out.takeBack(this.pendingHeadTicket) !== null) out.write(h);
   }
 
   sendData(chunk: Buffer, endStream: boolean): boolean {
@@ -515,7 +517,7 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
     let head: string | null = null;
     if (held !== null) {
       this.pendingHead = null;
-      head = out.takeBack(held);
+      head = out.takeBack(this.pendingHeadTicket) === null ? null : held;
     }
     if (head !== null) {
       if (this.noBody || chunk.length === 0) {

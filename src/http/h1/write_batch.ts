@@ -22,6 +22,8 @@ export const DEFER_LIMIT = 16 * 1024;
 export class BatchedWriter {
   /** Bytes held until the end of the poll phase (latin1 when a string), or null. */
   private held: Buffer | string | null = null;
+  /** Counts defer() calls: names what is held, for takeBack (equal strings are not the same message). */
+  private ticket = 0;
 
   constructor(readonly socket: Socket) {}
 
@@ -30,14 +32,16 @@ export class BatchedWriter {
    * caller has nothing more to send for this message, so there is no backpressure to
    * report: a full socket buffer shows up as 'drain' later, as for any write.
    */
-  defer(data: Buffer | string): void {
+  defer(data: Buffer | string): number {
     if (this.held !== null) this.flush();
     this.held = data;
+    const t = ++this.ticket;
     queue.push(this);
     if (!scheduled) {
       scheduled = true;
       setImmediate(flushAll);
     }
+    return t;
   }
 
   /** Writes now, after anything held; returns the socket's backpressure signal. */
@@ -47,14 +51,15 @@ export class BatchedWriter {
   }
 
   /**
-   * Takes back what is held when it is `data` (the same string, not yet written): a
-   * response head held while its body may still arrive in the same turn, so the two go
-   * out in one write. Returns null when it was written already.
+   * Takes back what defer() returned `ticket` for, if it is still held (not yet written): a
+   * response head held while its body may still arrive in the same turn, so the two go out
+   * in one write. Returns null when it was written already.
    */
-  takeBack(data: string): string | null {
-    if (this.held !== data) return null;
+  takeBack(ticket: number): Buffer | string | null {
+    if (this.held === null || this.ticket !== ticket) return null;
+    const d = this.held;
     this.held = null;
-    return data;
+    return d;
   }
 
   /** Writes what is held, if anything. */
