@@ -44,7 +44,6 @@ interface RelayAddon {
     onDone: (errno: number, reason: number, counts: number[]) => void,
   ): object;
   relayStop(handle: object): number[];
-  relaySetPipeSize(bytes: number): void;
 }
 
 interface TcpHandle {
@@ -166,9 +165,4 @@ export class SpliceRelay {
     this.ended = true;
     return toCounts(h === null ? [0, 0, 0, 0] : this.native.relayStop(h));
   }
-}
-
-/** Sets F_SETPIPE_SZ for the relay's pipes (0: the kernel's default, 64 KiB); for benchmarks. */
-export function setRelayPipeSize(bytes: number): void {
-  addon()?.relaySetPipeSize(bytes);
 }

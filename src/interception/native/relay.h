@@ -5,6 +5,6 @@
 
 // Throws a JS Error with errno (negative), syscall and option; see interception.c.
 void throw_errno(napi_env env, int err, const char* syscall, const char* option);
-// Adds relayStart / relayStop / relaySetPipeSize (relay.c) to the exports.
+// Adds relayStart / relayStop (relay.c) to the exports.
 void relay_define(napi_env env, napi_value exports);
 #endif
