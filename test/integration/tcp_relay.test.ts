@@ -36,14 +36,15 @@ function expectedHash(bytes: number): string {
   return h.digest('hex');
 }
 
-/** Writes `bytes` of the pattern with backpressure, then calls done. */
-function sendPattern(s: net.Socket, bytes: number, done: () => void): void {
+/** Writes `bytes` of the pattern with backpressure, then calls done; counts in `progress.sent`. */
+function sendPattern(s: net.Socket, bytes: number, done: () => void, progress?: { sent: number }): void {
   let i = 0;
   const pump = (): void => {
     for (let n = 0; n < 100_000; n++) {
       if (i * BLOCK >= bytes) return done();
       const b = block(i).subarray(0, Math.min(BLOCK, bytes - i * BLOCK));
       i++;
+      if (progress !== undefined) progress.sent += b.length;
       if (!s.write(b)) {
         s.once('drain', pump);
         return;
@@ -54,6 +55,8 @@ function sendPattern(s: net.Socket, bytes: number, done: () => void): void {
 }
 
 interface Seen {
+  /** Bytes the app handed to its socket (bulk). */
+  sent: number;
   bytes: number;
   hash: string;
   fin: boolean;
@@ -96,12 +99,12 @@ function startApp(): Promise<TcpBackend & { seen: Map<string, Seen> }> {
       const rest = head.subarray(nl + 1);
       mode = cmd;
       if (id !== undefined) {
-        st = { bytes: 0, hash: '', fin: false, closed: false };
+        st = { sent: 0, bytes: 0, hash: '', fin: false, closed: false };
         hash = crypto.createHash('sha256');
         seen.set(id, st);
       }
       if (cmd === 'late') lateBytes = Number(n);
-      if (cmd === 'bulk') sendPattern(s, Number(n), () => s.end());
+      if (cmd === 'bulk') sendPattern(s, Number(n), () => s.end(), st!);
       else if (cmd === 'first') s.end('bye');
       else if (cmd === 'rst') return void s.resetAndDestroy();
       if (rest.length > 0) onBody(rest);
@@ -240,6 +243,25 @@ for (const relay of ['splice', 'stream'] as const) {
       assert.equal(app.seen.get(k)!.bytes, BULK, 'bytes received by the app');
       assert.equal(app.seen.get(k)!.hash, want, 'what the app received is what the client sent');
       assert.equal(st.error, '');
+    });
+
+    test('a client that stops reading holds the app back (backpressure through the relay), then gets every byte', async () => {
+      const k = id();
+      const total = 256 * MB;
+      const s = await connect(port);
+      const st = receiver(s);
+      s.write(`bulk ${k} ${total}\n`);
+      await waitFor('the first bytes', () => st.bytes > 0, { attempts: 100 });
+      s.pause();
+      await sleep(1500);
+      const sent = app.seen.get(k)!.sent;
+      // Socket buffers on three sockets and the relay's pipes hold some tens of MB at most.
+      assert.ok(sent < total / 2, `with the client not reading, the app should be held back (it handed ${sent / MB} MB of ${total / MB} MB to its socket)`);
+      s.resume();
+      s.end();
+      await waitFor('the whole stream', () => st.ended, { attempts: 600, intervalMs: 100 });
+      assert.equal(st.bytes, total);
+      assert.equal(st.hash, expectedHash(total));
     });
 
     test('half-close: the client ends first and still receives 8 MB the app sends afterwards', async () => {
