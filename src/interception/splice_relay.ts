@@ -18,6 +18,7 @@
 import type { Socket } from 'node:net';
 import * as util from 'node:util';
 import { interceptionAddon } from './native';
+import { log } from '../log';
 
 /** Bytes the relay moved: taken from / given to each side (not counting what Node read itself). */
 export interface RelayCounts {
@@ -35,14 +36,8 @@ export interface RelayEndListener {
 }
 
 interface RelayAddon {
-  relayStart(
-    fdA: number,
-    fdB: number,
-    pendingAtoB: Buffer | null,
-    pendingBtoA: Buffer | null,
-    idleMs: number,
-    onDone: (errno: number, reason: number, counts: number[]) => void,
-  ): object;
+  relayStart(fdA: number, fdB: number, idleMs: number, onDone: (errno: number, reason: number, counts: number[]) => void): object;
+  relayWriteFirst(handle: object, pendingAtoB: Buffer | null, pendingBtoA: Buffer | null): void;
   relayStop(handle: object): number[];
 }
 
@@ -68,7 +63,7 @@ function addon(): RelayAddon | null {
   if (process.platform !== 'linux' || process.env.SWITCHYARD_TCP_PROXY_RELAY === 'stream') return null;
   try {
     const a = interceptionAddon() as unknown as Partial<RelayAddon>;
-    if (typeof a.relayStart === 'function' && typeof a.relayStop === 'function') relayAddon = a as RelayAddon;
+    if (typeof a.relayStart === 'function' && typeof a.relayWriteFirst === 'function' && typeof a.relayStop === 'function') relayAddon = a as RelayAddon;
   } catch {
     // No addon: the stream path it is.
   }
@@ -140,16 +135,24 @@ export class SpliceRelay {
     const fdA = plainFd(a);
     const fdB = plainFd(b);
     if (fdA < 0 || fdB < 0) return null;
+    const relay = new SpliceRelay(native, null);
+    try {
+      relay.handle = native.relayStart(fdA, fdB, idleMs, (errno, reason, counts) => {
+        relay.ended = true;
+        relay.handle = null;
+        listener.onRelayEnd(REASONS[reason] ?? 'error', reason === 1 ? systemError(errno) : undefined, toCounts(counts));
+      });
+    } catch (e) {
+      // Out of fds or pipes: the sockets are untouched, the stream path takes them.
+      if (log.enabled('debug')) log.debug('splice relay unavailable for a connection', { error: (e as Error).message });
+      return null;
+    }
+    // Synchronously after relayStart: the relay's first poll callback comes on a later loop turn.
     const pendingAtoB = drain(a, initialAtoB);
     const pendingBtoA = drain(b, null);
     stopReading(a);
     stopReading(b);
-    const relay = new SpliceRelay(native, null);
-    relay.handle = native.relayStart(fdA, fdB, pendingAtoB, pendingBtoA, idleMs, (errno, reason, counts) => {
-      relay.ended = true;
-      relay.handle = null;
-      listener.onRelayEnd(REASONS[reason] ?? 'error', reason === 1 ? systemError(errno) : undefined, toCounts(counts));
-    });
+    native.relayWriteFirst(relay.handle, pendingAtoB, pendingBtoA);
     return relay;
   }
 

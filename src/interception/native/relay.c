@@ -1,10 +1,13 @@
 // The zero-copy TCP relay of tcp_proxy: bytes move socket → pipe → socket with splice(2), in
 // the kernel, on the main thread's libuv loop; JavaScript sees only the start and the end.
 //
-//   relayStart(fdA, fdB, pendingAtoB, pendingBtoA, idleMs, onDone) → handle
+//   relayStart(fdA, fdB, idleMs, onDone) → handle
 //       dup()s both sockets and relays A → B and B → A until both directions have passed a FIN
 //       on, one fails, or the idle timer fires; then calls onDone(errno, reason, counts) once.
-//       pendingAtoB / pendingBtoA (Buffer or null): bytes already read in JS, written first.
+//       Throws (dup, pipe2: EMFILE...) before touching anything: the caller keeps its sockets.
+//   relayWriteFirst(handle, pendingAtoB, pendingBtoA)
+//       Buffers (or null) already read in JS, written before anything the relay reads; in the
+//       same tick as relayStart.
 //   relayStop(handle) → counts          stops a running relay (no onDone) and frees its fds
 //   counts: [readA, writtenB, readB, writtenA] (bytes taken from A, given to B, from B, to A)
 //   reason: 0 done (both FINs passed on), 1 error (errno says which), 2 idle timeout
@@ -376,20 +379,20 @@ static void direction_init(direction* d, int from, int to) {
 }
 
 static napi_value RelayStart(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 4;
+  napi_value argv[4];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 6) {
+  if (argc < 4) {
     napi_throw_type_error(env, NULL, "too few arguments");
     return NULL;
   }
   int32_t fd_a, fd_b;
   int64_t idle;
   napi_valuetype cbt;
-  napi_typeof(env, argv[5], &cbt);
+  napi_typeof(env, argv[3], &cbt);
   if (napi_get_value_int32(env, argv[0], &fd_a) != napi_ok || napi_get_value_int32(env, argv[1], &fd_b) != napi_ok ||
-      napi_get_value_int64(env, argv[4], &idle) != napi_ok || cbt != napi_function || fd_a < 0 || fd_b < 0 || idle < 0) {
-    napi_throw_type_error(env, NULL, "relayStart(fdA, fdB, pendingAtoB, pendingBtoA, idleMs, onDone)");
+      napi_get_value_int64(env, argv[2], &idle) != napi_ok || cbt != napi_function || fd_a < 0 || fd_b < 0 || idle < 0) {
+    napi_throw_type_error(env, NULL, "relayStart(fdA, fdB, idleMs, onDone)");
     return NULL;
   }
   uv_loop_t* loop;
@@ -409,7 +412,6 @@ static napi_value RelayStart(napi_env env, napi_callback_info info) {
   direction_init(&r->dirs[1], 1, 0);
   const char* failed = NULL;
   int err = 0;
-  if (!copy_pending(env, argv[2], &r->dirs[0]) || !copy_pending(env, argv[3], &r->dirs[1])) goto fail_js;
   if ((r->fds[0] = fcntl(fd_a, F_DUPFD_CLOEXEC, 0)) < 0 || (r->fds[1] = fcntl(fd_b, F_DUPFD_CLOEXEC, 0)) < 0) {
     failed = "dup";
     err = errno;
@@ -442,7 +444,7 @@ static napi_value RelayStart(napi_env env, napi_callback_info info) {
     uv_timer_start(&r->timer, timer_cb, r->idle_ms, 0);
   }
   r->last_activity = uv_now(loop);
-  napi_create_reference(env, argv[5], 1, &r->on_done);
+  napi_create_reference(env, argv[3], 1, &r->on_done);
   napi_value name;
   napi_create_string_latin1(env, "switchyard.relay", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &r->async);
@@ -450,14 +452,11 @@ static napi_value RelayStart(napi_env env, napi_callback_info info) {
   napi_create_external(env, r, handle_finalize, NULL, &handle);
   // The first pump runs on the next poll callback: both sockets may already hold bytes.
   r->dirs[0].want_read = r->dirs[1].want_read = true;
-  r->dirs[0].want_write = r->dirs[0].pending_len > 0;
-  r->dirs[1].want_write = r->dirs[1].pending_len > 0;
   relay_update_polls(r);
   return handle;
 
 fail:
   throw_errno(env, err, failed, NULL);
-fail_js:
   r->js_gone = true;
 cleanup:
   for (int i = 0; i < 2; i++)
@@ -487,10 +486,33 @@ static napi_value RelayStop(napi_env env, napi_callback_info info) {
   return counts_value(env, r);
 }
 
+// relayWriteFirst(handle, pendingAtoB, pendingBtoA): bytes JS read before the relay took
+// over, to be written before anything the relay reads. Only right after relayStart, in the same
+// tick (no relay callback has run yet).
+static napi_value RelayWriteFirst(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return NULL;
+  relay* r = get_relay(env, argv[0]);
+  if (r == NULL || r->stopped) return NULL;
+  for (int k = 0; k < 2; k++) {
+    direction* d = &r->dirs[k];
+    if (d->pending != NULL || d->read > 0 || d->written > 0) {
+      napi_throw_error(env, NULL, "relayWriteFirst: the relay has started moving bytes");
+      return NULL;
+    }
+    if (!copy_pending(env, argv[1 + k], d)) return NULL;
+    d->want_write = d->pending_len > 0;
+  }
+  relay_update_polls(r);
+  return NULL;
+}
+
 void relay_define(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"relayStart", NULL, RelayStart, NULL, NULL, NULL, napi_enumerable, NULL},
       {"relayStop", NULL, RelayStop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"relayWriteFirst", NULL, RelayWriteFirst, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }
