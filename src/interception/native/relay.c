@@ -327,8 +327,19 @@ static void poll_cb(uv_poll_t* h, int status, int events) {
   relay* r = (relay*)h->data;
   if (r->stopped) return;
   int which = h == &r->polls[0] ? 0 : 1;
-  // An error on the fd (status < 0): let both directions find it through their syscalls.
-  if (status < 0) which = -1;
+  if (status < 0) {
+    // POLLERR: libuv has stopped this poll. The socket's pending error (an RST: ECONNRESET)
+    // ends the relay; without one, both directions look for themselves and re-arm.
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(r->fds[which], SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+      relay_finish(r, err, REASON_ERROR);
+      return;
+    }
+    r->poll_events[which] = 0;
+    relay_run(r, -1, 0);
+    return;
+  }
   relay_run(r, which, events);
 }
 
