@@ -314,15 +314,21 @@ for (const relay of ['splice', 'stream'] as const) {
       assert.ok(proxy.isRunning());
     });
 
-    test('stats: downstream_cx_rx/tx_bytes_total equal the bytes each side sent', async () => {
+    test('stats: downstream_cx_rx/tx_bytes_total equal the bytes each side sent; the active gauges go up and back', async () => {
       const before = await proxy.stats();
       const rx0 = before.get('tcp.counted.downstream_cx_rx_bytes_total') ?? 0;
       const tx0 = before.get('tcp.counted.downstream_cx_tx_bytes_total') ?? 0;
+      const listenerActive = `listener.127.0.0.1_${proxy.port('COUNTED_LISTENER_PORT')}.downstream_cx_active`;
+      const clusterActive0 = before.get('cluster.app.upstream_cx_active') ?? 0;
       const k = id();
       const line = `bulk ${k} ${3 * MB + 17}\n`;
       const s = await connect(proxy.port('COUNTED_LISTENER_PORT'));
       const st = receiver(s);
       s.write(line);
+      await waitFor('the app to see it', () => app.seen.has(k), { attempts: 100 });
+      const during = await proxy.stats();
+      assert.equal(during.get(listenerActive), 1);
+      assert.equal(during.get('cluster.app.upstream_cx_active'), clusterActive0 + 1);
       await new Promise<void>((resolve) => sendPattern(s, 5 * MB + 3, resolve));
       s.end();
       await waitFor('the close', () => st.closed, { attempts: 300, intervalMs: 100 });
@@ -335,6 +341,10 @@ for (const relay of ['splice', 'stream'] as const) {
         return got.rx === want.rx && got.tx === want.tx;
       }, { attempts: 50 }).catch(() => undefined);
       assert.deepEqual(got, want);
+      await waitFor('the active gauges to come back', async () => {
+        const m = await proxy.stats();
+        return m.get(listenerActive) === 0 && m.get('cluster.app.upstream_cx_active') === clusterActive0;
+      }, { attempts: 50 });
     });
 
     test('idle_timeout: traffic every 200 ms keeps the connection past it, silence closes it', async () => {
