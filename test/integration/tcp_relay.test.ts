@@ -229,6 +229,23 @@ for (const relay of ['splice', 'stream'] as const) {
       await waitFor('the proxy to let go of both sockets', () => duplicatedSockets(proxy.pid) === 0, { attempts: 100 });
     });
 
+    test('300 short connections leave no fds behind (pipes are pooled, at most 64 pairs)', async (t) => {
+      if (!fs.existsSync(`/proc/${proxy.pid}/fd`)) return t.skip('no /proc');
+      const fds = () => fs.readdirSync(`/proc/${proxy.pid}/fd`).length;
+      const before = fds();
+      const one = async () => {
+        const s = await connect(port);
+        const st = receiver(s);
+        s.end('echo\nshort');
+        await waitFor('the echo and the close', () => st.ended && st.closed, { attempts: 100, intervalMs: 20 });
+        assert.equal(st.text, 'short');
+      };
+      for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, one));
+      await waitFor('the proxy to let go of every socket', () => duplicatedSockets(proxy.pid) === 0, { attempts: 100 });
+      const after = fds();
+      assert.ok(after <= before + 128, `the proxy had ${before} fds before and ${after} after 300 connections`);
+    });
+
     test(`${BULK / MB} MB each way at once arrive intact (sha256)`, async () => {
       const k = id();
       const s = await connect(port);
