@@ -34,6 +34,9 @@
 // must be writable by uid 1337; profiles are written when the sidecars exit at the end),
 // IBENCH_LOG_LEVEL (warn), IBENCH_HOLD (1: set up, then wait for Ctrl-C, to poke at the pods by
 // hand), IBENCH_MEASURES ("bulk cps http": a subset runs only those).
+// The sidecars inherit the environment: SWITCHYARD_TCP_PROXY_RELAY=stream runs their tcp_proxy
+// on the Node streams relay instead of the splice(2) one (src/interception/splice_relay.ts),
+// for a before/after comparison in one checkout.
 //
 // Target (issue 5): through the sidecars, at least 0.5x the direct bulk throughput. It is
 // reported as met / not met, never asserted: the exit code is 0 whenever the benchmark ran.

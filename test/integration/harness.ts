@@ -536,6 +536,8 @@ export interface ProxyOptions {
   /** Ports (or placeholder names) that must accept connections before startProxy resolves;
    * defaults to every placeholder whose name contains LISTENER. */
   listeners?: (string | number)[];
+  /** Extra environment variables for the proxy process. */
+  env?: Record<string, string>;
 }
 
 export interface ExitInfo {
@@ -605,7 +607,7 @@ export async function startProxy(yamlText: string, opts: ProxyOptions = {}): Pro
   const args = [CLI, 'proxy', '-c', configPath, '--concurrency', String(opts.concurrency ?? 1)];
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   args.push(...(opts.args ?? []));
-  const child = trackProcess(spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = trackProcess(spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env }));
   let stderr = '';
   let stdout = '';
   child.stderr!.on('data', (d: Buffer) => {

@@ -8,6 +8,8 @@
 //                                    source address, for Node to connect()
 //   setTransparent(fd)              IP(V6)_TRANSPARENT on an already listening socket
 //   closeFd(fd)                      close an fd this module handed out that Node never took
+//   relayStart / relayStop
+//                                    tcp_proxy's splice(2) relay (relay.c)
 //
 // Everything else (which socket, which address family, turning errors into Node-style errors)
 // lives in the TypeScript wrappers beside this folder (src/interception/*.ts); keep this file
@@ -22,6 +24,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "relay.h"
 
 // From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>; defined here because
 // those kernel headers clash with glibc's <netinet/in.h>.
@@ -49,7 +53,7 @@
 
 // Throws a JS Error carrying errno (negative, as Node's own errors do), syscall and option;
 // the TS wrapper adds the errno name (code) and what needs what.
-static void throw_errno(napi_env env, int err, const char* syscall, const char* option) {
+void throw_errno(napi_env env, int err, const char* syscall, const char* option) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s%s%s: %s", syscall, option ? " " : "", option ? option : "", strerror(err));
   napi_value message, error, v;
@@ -364,5 +368,6 @@ NAPI_MODULE_INIT() {
       {"closeFd", NULL, CloseFd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  relay_define(env, exports);
   return exports;
 }
