@@ -101,21 +101,55 @@ export async function waitFor<T>(
 /** Ports freePort() handed out in this process: the kernel may offer a closed one again. */
 const portsGiven = new Set<number>();
 
-function probePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for things a test binds later (a proxy's listeners, admin, a control plane) come from
+ * below the kernel's ephemeral range: a port from that range that was free a moment ago can
+ * be taken meanwhile as the source port of any outgoing connection (curl, the proxy's own
+ * upstream connections), and the later bind then fails with EADDRINUSE. Outside the range,
+ * only an explicit bind can take it. The range stays clear of the demo's and the benchmark's
+ * fixed ports (18000 and up).
+ */
+const PICK_FROM = 20000;
+const PICK_TO = ephemeralStart() - 1;
+
+function ephemeralStart(): number {
+  try {
+    const first = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > PICK_FROM + 1000) return first;
+  } catch {
+    // Not Linux: fall back to the IANA dynamic range's start.
+  }
+  return 32768;
+}
+
+function tryBind(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
     });
   });
 }
 
+async function probePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    if (portsGiven.has(port)) continue;
+    const p = await tryBind(port);
+    if (p !== null) return p;
+  }
+  const p = await tryBind(0);
+  if (p === null) throw new Error('freePort: cannot bind 127.0.0.1');
+  return p;
+}
+
 /**
- * A port that was free a moment ago on 127.0.0.1, and not one this process was given before
- * (two placeholders of one bootstrap must not get the same port).
+ * A port that was free a moment ago on 127.0.0.1 (below the ephemeral range when possible),
+ * and not one this process was given before (two placeholders of one bootstrap must not get
+ * the same port).
  */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 100; i++) {
