@@ -8,7 +8,7 @@ import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, Upst
 import type { IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { BatchedWriter } from './write_batch';
-import { findHeadEnd, newFraming, ParseError, parseHeaderBlock, serializeHeaders, statusHasNoBody } from './parse';
+import { newFraming, ParseError, parseHeaderBlock, readHead, serializeHeaders, statusHasNoBody } from './parse';
 
 export interface H1ClientOwner {
   onConnected(c: H1ClientConnection): void;
@@ -35,8 +35,6 @@ const enum Rx {
 
 const MAX_RESPONSE_HEAD = 96 * 1024;
 const EMPTY = Buffer.alloc(0);
-/** Reads up to this size are decoded whole to find the end of a head (see parseHead). */
-const SMALL_READ = 2048;
 
 export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracked {
   readonly socket: Socket;
@@ -202,23 +200,12 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
 
   private parseHead(): boolean {
     const buf = this.pending!;
-    // A small read is decoded whole and searched as a string (cheaper than Buffer#indexOf;
-    // the head is a slice of it); a larger one is searched first.
-    let text: string;
-    let end: number;
-    if (buf.length <= SMALL_READ) {
-      text = buf.toString('latin1', 0, buf.length);
-      const i = text.indexOf('\r\n\r\n');
-      end = i === -1 ? -1 : i + 4;
-      if (i !== -1) text = text.slice(0, i);
-    } else {
-      end = findHeadEnd(buf, 0);
-      text = end === -1 ? '' : buf.toString('latin1', 0, end - 4);
-    }
-    if (end === -1) {
+    const text = readHead(buf, 0);
+    if (text === null) {
       if (buf.length > MAX_RESPONSE_HEAD) throw new ParseError('response headers too large');
       return false;
     }
+    const end = text.length + 4;
     this.pending = end === buf.length ? null : buf.subarray(end);
     let slEnd = text.indexOf('\r\n');
     if (slEnd === -1) slEnd = text.length;

@@ -196,10 +196,24 @@ function hasUpgradeToken(text: string, from: number): boolean {
   return false;
 }
 
-/** Finds the end of a message head: index just past CRLFCRLF, or -1. */
-export function findHeadEnd(buf: Buffer, from: number): number {
-  const i = buf.indexOf('\r\n\r\n', from > 3 ? from - 3 : 0, 'latin1');
-  return i === -1 ? -1 : i + 4;
+/** Reads up to this size are decoded whole to find the end of a head (see readHead). */
+const SMALL_READ = 2048;
+
+/**
+ * The message head that starts at `start` in `buf`, as latin1 text without its final
+ * CRLFCRLF, or null when the head is not complete yet. The head ends at byte
+ * `start + text.length + 4` (latin1: one character per byte). A small read is decoded whole
+ * and searched as a string (cheaper than Buffer#indexOf, and the head is a slice of it); a
+ * larger one is searched first.
+ */
+export function readHead(buf: Buffer, start: number): string | null {
+  if (buf.length - start <= SMALL_READ) {
+    const text = buf.toString('latin1', start, buf.length);
+    const i = text.indexOf('\r\n\r\n');
+    return i === -1 ? null : text.slice(0, i);
+  }
+  const i = buf.indexOf('\r\n\r\n', start, 'latin1');
+  return i === -1 ? null : buf.toString('latin1', start, i);
 }
 
 const REASONS: Record<number, string> = {

@@ -10,7 +10,7 @@ import type { IdleSweeper, IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { writeHeadAndBody } from './write';
 import { BatchedWriter, DEFER_LIMIT } from './write_batch';
-import { findHeadEnd, isToken, newFraming, ParseError, parseHeaderBlock, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
+import { isToken, newFraming, ParseError, parseHeaderBlock, readHead, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
 
 export interface H1ServerOptions {
   /** max_request_headers_kb × 1024: a larger head gets 431. */
@@ -44,8 +44,6 @@ const enum St {
   Closed,
 }
 
-/** Reads up to this size are decoded whole to find the end of a head (see parseHead). */
-const SMALL_READ = 2048;
 const CONTINUE_100 = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** RFC 3986 authority without userinfo: reg-name or IPv4, or an [IPv6] literal, then an optional port. */
 const VALID_AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -159,23 +157,12 @@ export class H1ServerConnection implements IdleTracked {
     // Tolerate empty lines before a request line (RFC 9112 §2.2).
     let start = 0;
     while (start + 1 < buf.length && buf[start] === 13 && buf[start + 1] === 10) start += 2;
-    // The head as text: a small read is decoded whole and searched as a string (cheaper
-    // than Buffer#indexOf, and the head is a slice of it); a larger one is searched first.
-    let text: string;
-    let end: number;
-    if (buf.length - start <= SMALL_READ) {
-      text = buf.toString('latin1', start, buf.length);
-      const i = text.indexOf('\r\n\r\n');
-      end = i === -1 ? -1 : start + i + 4;
-      if (i !== -1) text = text.slice(0, i);
-    } else {
-      end = findHeadEnd(buf, start);
-      text = end === -1 ? '' : buf.toString('latin1', start, end - 4);
-    }
-    if (end === -1) {
+    const text = readHead(buf, start);
+    if (text === null) {
       if (buf.length - start > this.opts.maxHeaderBytes) this.protocolError(431, 'request headers too large');
       return false;
     }
+    const end = start + text.length + 4;
     if (end - start > this.opts.maxHeaderBytes) {
       this.protocolError(431, 'request headers too large');
       return false;
