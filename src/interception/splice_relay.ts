@@ -4,7 +4,7 @@
 //
 // Only where it is valid: Linux, the addon loaded, and both sockets plain fd-backed TCP
 // sockets (no TLS or other stream wrapped around them) with nothing queued for writing. For
-// anything else startSpliceRelay() answers null and the caller keeps its stream path.
+// anything else SpliceRelay.start() answers null and the caller keeps its stream path.
 //
 // SWITCHYARD_TCP_PROXY_RELAY=stream (read once, at load) turns the relay off: tcp_proxy then
 // uses its Node streams path (`pipe()`) everywhere. It exists so the tests can run that fallback
@@ -70,11 +70,6 @@ function addon(): RelayAddon | null {
   return relayAddon;
 }
 
-/** Whether tcp_proxy will relay with splice(2) here (Linux, addon loaded, not turned off). */
-export function spliceRelayAvailable(): boolean {
-  return addon() !== null;
-}
-
 /** The fd of a plain TCP socket that owns it (not TLS, nothing queued), else -1. */
 function plainFd(s: Socket): number {
   const x = s as unknown as Internals;
@@ -117,8 +112,6 @@ function toCounts(c: number[]): RelayCounts {
 
 /** A running relay between sockets A and B. */
 export class SpliceRelay {
-  private ended = false;
-
   private constructor(
     private readonly native: RelayAddon,
     private handle: object | null,
@@ -138,7 +131,6 @@ export class SpliceRelay {
     const relay = new SpliceRelay(native, null);
     try {
       relay.handle = native.relayStart(fdA, fdB, idleMs, (errno, reason, counts) => {
-        relay.ended = true;
         relay.handle = null;
         listener.onRelayEnd(REASONS[reason] ?? 'error', reason === 1 ? systemError(errno) : undefined, toCounts(counts));
       });
@@ -156,16 +148,10 @@ export class SpliceRelay {
     return relay;
   }
 
-  /** Whether onRelayEnd has been called. */
-  get finished(): boolean {
-    return this.ended;
-  }
-
   /** Stops a running relay (no onRelayEnd) and frees its pipes and fds; the counts so far. */
   stop(): RelayCounts {
     const h = this.handle;
     this.handle = null;
-    this.ended = true;
     return toCounts(h === null ? [0, 0, 0, 0] : this.native.relayStop(h));
   }
 }
