@@ -67,6 +67,15 @@ export function trackSocket<T extends net.Socket>(s: T): T {
   return s;
 }
 
+/** A tracked TCP connection to 127.0.0.1:port that may stay half-open (allowHalfOpen), once connected. */
+export function connectTcp(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = trackSocket(net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
 export function trackProcess(c: ChildProcess): ChildProcess {
   children.add(c);
   c.once('exit', () => children.delete(c));

@@ -13,7 +13,7 @@ import {
   startProxy,
   startTcpEcho,
   startTcpSource,
-  trackSocket,
+  connectTcp,
   waitFor,
 } from './harness';
 
@@ -25,14 +25,6 @@ const SOURCE_BYTES = 200 * MB;
 let echo: TcpBackend;
 let source: TcpBackend;
 let proxy: Proxy;
-
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = trackSocket(net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 /** Collects what a socket receives and notes when it sees FIN ('end') and 'close'. */
 function collect(s: net.Socket) {
@@ -56,7 +48,7 @@ describe('tcp_proxy', () => {
   });
 
   test('bytes are echoed through the proxy', async () => {
-    const s = await connect(proxy.port('LISTENER_ECHO_PORT'));
+    const s = await connectTcp(proxy.port('LISTENER_ECHO_PORT'));
     const st = collect(s);
     const msg = Buffer.from('hello through tcp_proxy\n'.repeat(1000));
     s.write(msg);
@@ -68,7 +60,7 @@ describe('tcp_proxy', () => {
 
   test('half-close passes through: the client ends its side and still receives the reply', async () => {
     const finsBefore = echo.finsSeen();
-    const s = await connect(proxy.port('LISTENER_ECHO_PORT'));
+    const s = await connectTcp(proxy.port('LISTENER_ECHO_PORT'));
     const st = collect(s);
     s.end('half-close please');
     // The echo backend answers the FIN with "[fin]" and then ends its own side.
@@ -82,7 +74,7 @@ describe('tcp_proxy', () => {
   test('a large transfer to a slow reader stays bounded in proxy memory', async () => {
     const baseline = proxy.rss();
     const sampler = sampleRss(proxy.pid);
-    const s = await connect(proxy.port('LISTENER_SOURCE_PORT'));
+    const s = await connectTcp(proxy.port('LISTENER_SOURCE_PORT'));
     let received = 0;
     let ended = false;
     s.on('data', (d: Buffer) => (received += d.length));
@@ -111,7 +103,7 @@ describe('tcp_proxy', () => {
   });
 
   test('a connect failure upstream closes the client connection', async () => {
-    const s = await connect(proxy.port('LISTENER_DOWN_PORT'));
+    const s = await connectTcp(proxy.port('LISTENER_DOWN_PORT'));
     const st = collect(s);
     s.write('anyone there?');
     await waitFor('the proxy to close the connection', () => st.closed || st.ended, { attempts: 100 });
@@ -122,7 +114,7 @@ describe('tcp_proxy', () => {
 
   test('idle_timeout closes an idle connection', async () => {
     const openBefore = echo.open();
-    const s = await connect(proxy.port('LISTENER_IDLE_PORT'));
+    const s = await connectTcp(proxy.port('LISTENER_IDLE_PORT'));
     const st = collect(s);
     s.write('ping');
     await waitFor('the echo', () => st.data.length >= 4, { attempts: 50 });

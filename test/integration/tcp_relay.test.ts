@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { Proxy, freePort, sleep, startProxy, startTcpServer, tempDir, trackSocket, waitFor, type TcpBackend } from './harness';
+import { Proxy, connectTcp, freePort, sleep, startProxy, startTcpServer, tempDir, waitFor, type TcpBackend } from './harness';
 
 const MB = 1024 * 1024;
 const BULK = 128 * MB;
@@ -124,14 +124,6 @@ function startApp(): Promise<TcpBackend & { seen: Map<string, Seen> }> {
 
 // ------------------------------------------------------------------ client helpers
 
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = trackSocket(net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }));
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
 /** Hashes what a socket receives; notes FIN, close and errors. */
 function receiver(s: net.Socket) {
   const h = crypto.createHash('sha256');
@@ -217,7 +209,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test(`the connection is relayed by the ${relay} path, and its dups are gone once it closes`, async (t) => {
       if (!fs.existsSync(`/proc/${proxy.pid}/fd`)) return t.skip('no /proc');
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.write('echo\nping');
       await waitFor('the echo', () => st.text.includes('ping'), { attempts: 100 });
@@ -234,7 +226,7 @@ for (const relay of ['splice', 'stream'] as const) {
       const fds = () => fs.readdirSync(`/proc/${proxy.pid}/fd`).length;
       const before = fds();
       const one = async () => {
-        const s = await connect(port);
+        const s = await connectTcp(port);
         const st = receiver(s);
         s.end('echo\nshort');
         await waitFor('the echo and the close', () => st.ended && st.closed, { attempts: 100, intervalMs: 20 });
@@ -248,7 +240,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test(`${BULK / MB} MB each way at once arrive intact (sha256)`, async () => {
       const k = id();
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.write(`bulk ${k} ${BULK}\n`);
       sendPattern(s, BULK, () => s.end());
@@ -265,7 +257,7 @@ for (const relay of ['splice', 'stream'] as const) {
     test('a client that stops reading holds the app back (backpressure through the relay), then gets every byte', async () => {
       const k = id();
       const total = 256 * MB;
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.write(`bulk ${k} ${total}\n`);
       await waitFor('the first bytes', () => st.bytes > 0, { attempts: 100 });
@@ -283,7 +275,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test('half-close: the client ends first and still receives 8 MB the app sends afterwards', async () => {
       const k = id();
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.end(`late ${k} ${8 * MB}\nlast words`);
       await waitFor('the reply and the app FIN', () => st.ended, { attempts: 300, intervalMs: 100 });
@@ -296,7 +288,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test('half-close: the app ends first and still receives 8 MB the client sends afterwards', async () => {
       const k = id();
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.write(`first ${k}\n`);
       await waitFor("the app's FIN", () => st.ended, { attempts: 100 });
@@ -311,7 +303,7 @@ for (const relay of ['splice', 'stream'] as const) {
     });
 
     test('an RST from the app closes the client connection', async () => {
-      const s = await connect(port);
+      const s = await connectTcp(port);
       const st = receiver(s);
       s.write(`rst ${id()}\n`);
       // The proxy closes its side (FIN, or an RST); the client, allowHalfOpen, sees an end or an error.
@@ -322,7 +314,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test('an RST from the client closes the app connection', async () => {
       const k = id();
-      const s = await connect(port);
+      const s = await connectTcp(port);
       s.on('error', () => undefined);
       s.write(`hold ${k}\n`);
       await waitFor('the app to see the connection', () => app.seen.has(k), { attempts: 100 });
@@ -339,7 +331,7 @@ for (const relay of ['splice', 'stream'] as const) {
       const clusterActive0 = before.get('cluster.app.upstream_cx_active') ?? 0;
       const k = id();
       const line = `bulk ${k} ${3 * MB + 17}\n`;
-      const s = await connect(proxy.port('COUNTED_LISTENER_PORT'));
+      const s = await connectTcp(proxy.port('COUNTED_LISTENER_PORT'));
       const st = receiver(s);
       s.write(line);
       await waitFor('the app to see it', () => app.seen.has(k), { attempts: 100 });
@@ -366,7 +358,7 @@ for (const relay of ['splice', 'stream'] as const) {
 
     test('idle_timeout: traffic every 200 ms keeps the connection past it, silence closes it', async () => {
       const before = (await proxy.stats()).get('tcp.idle.idle_timeout') ?? 0;
-      const s = await connect(proxy.port('IDLE_LISTENER_PORT'));
+      const s = await connectTcp(proxy.port('IDLE_LISTENER_PORT'));
       const st = receiver(s);
       s.write('echo\n');
       // 12 × 200 ms = 2.4 s of traffic against a 1 s idle_timeout (alternating directions: the
@@ -442,7 +434,7 @@ static_resources:
       const clients = [];
       for (let i = 0; i < 3; i++) {
         const k = `drain-${relay}-${i}`;
-        const s = await connect(listenPort);
+        const s = await connectTcp(listenPort);
         const st = receiver(s);
         s.write(`hold ${k}\n`);
         await waitFor('the app to see it', () => app.seen.has(k), { attempts: 100 });
@@ -459,7 +451,7 @@ static_resources:
       }
       if (fs.existsSync(`/proc/${proxy.pid}/fd`)) assert.equal(duplicatedSockets(proxy.pid), 0);
       // The new generation serves.
-      const s = await connect(listenPort);
+      const s = await connectTcp(listenPort);
       const st = receiver(s);
       s.write('echo\nagain');
       await waitFor('the echo', () => st.text.includes('again'), { attempts: 100 });
