@@ -509,11 +509,10 @@ async function part2(api) {
     await sleep(300); // past the watcher's debounce of the previous write
     const gen = (await cp.status()).mesh.generation + 1;
     // Every log line of the round, with its arrival time here; the control plane's own
-    // timestamps (ms) on the "mesh reloaded" line and on the first EDS debug "ACK" line after
-    // it time the path after the file watch.
-    const lines = [];
-    const collect = (line, at) => lines.push({ line, at });
-    cp.lineListeners.add(collect);
+    // timestamps (ms) on the "mesh reloaded" line, the EDS "sending" line after it and the
+    // "ACK" line carrying that push's nonce time the path after the file watch.
+    const collected = collectLines(cp);
+    const lines = collected.lines;
     const wallWrite = Date.now();
     const tw = writeMesh(cp.meshFile, bigClaMesh(BIG_ENDPOINTS, i));
     const res = await pollStatus(
@@ -543,7 +542,7 @@ async function part2(api) {
       }
       if (!(rl && send && ack)) await sleep(20);
     }
-    cp.lineListeners.delete(collect);
+    collected.stop();
     if (!rl || !send || !ack) throw new Error(`no reload/sending/ACK log lines for generation ${gen}:\n${cp.tail.slice(-4000)}`);
     const rlStamp = stampOf(rl.line);
     const sendStamp = stampOf(send.line);
