@@ -8,6 +8,7 @@ import type { RequestHead, ResetReason, ResponseHead, UpstreamResponseSink, Upst
 import type { IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { BatchedWriter } from './write_batch';
+import { keepable, readShared } from './shared_reads';
 import { newFraming, ParseError, parseHeaderBlock, readHead, serializeHeaders, statusHasNoBody } from './parse';
 
 export interface H1ClientOwner {
@@ -69,7 +70,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     this.socket = s;
     this.out = new BatchedWriter(s);
     s.on('connect', () => this.onConnect());
-    s.on('data', (d: Buffer) => this.onData(d));
+    if (!readShared(s, (d) => this.onSharedData(d))) s.on('data', (d: Buffer) => this.onData(d));
     s.on('end', () => this.onEnd());
     s.on('error', (e) => this.onError(e));
     s.on('close', () => this.onClose());
@@ -165,6 +166,16 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
     this.owner.onConnected(this);
   }
 
+  /**
+   * A read into the shared buffer (shared_reads.ts): a response head is parsed in place;
+   * whatever is kept past this call (the rest of a read, body bytes) is copied.
+   */
+  private onSharedData(d: Buffer): void {
+    if (this.rx !== Rx.Head || this.pending !== null) return this.onData(Buffer.from(d));
+    this.onData(d);
+    if (this.pending !== null) this.pending = keepable(this.pending);
+  }
+
   private onData(d: Buffer): void {
     this.bytesReceived += d.length;
     if (this.st !== St.Busy || this.sink === null) {
@@ -206,7 +217,7 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
       return false;
     }
     const end = text.length + 4;
-    this.pending = end === buf.length ? null : buf.subarray(end);
+    this.pending = end === buf.length ? null : keepable(buf.subarray(end));
     let slEnd = text.indexOf('\r\n');
     if (slEnd === -1) slEnd = text.length;
     const sl = slEnd === text.length ? text : text.slice(0, slEnd);

@@ -10,6 +10,7 @@ import type { IdleSweeper, IdleTracked } from '../../util/idle_sweeper';
 import { ChunkedDecoder, chunkHeader, LAST_CHUNK, type ChunkSink } from './chunked';
 import { writeHeadAndBody } from './write';
 import { BatchedWriter, DEFER_LIMIT } from './write_batch';
+import { keepable, readShared } from './shared_reads';
 import { isToken, newFraming, ParseError, parseHeaderBlock, readHead, reasonPhrase, serializeHeaders, statusHasNoBody, type Framing } from './parse';
 
 export interface H1ServerOptions {
@@ -80,7 +81,7 @@ export class H1ServerConnection implements IdleTracked {
     private readonly opts: H1ServerOptions,
   ) {
     this.out = new BatchedWriter(socket);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    if (!readShared(socket, (d) => this.onSharedData(d))) socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', () => {});
@@ -118,6 +119,16 @@ export class H1ServerConnection implements IdleTracked {
 
   get active(): boolean {
     return this.stream !== null;
+  }
+
+  /**
+   * A read into the shared buffer (shared_reads.ts): a request head is parsed in place;
+   * whatever is kept past this call (the rest of a read, body bytes) is copied.
+   */
+  private onSharedData(d: Buffer): void {
+    if (this.st !== St.Head || (this.pending !== null && this.pending.length > 0)) return this.onData(Buffer.from(d));
+    this.onData(d);
+    if (this.pending !== null) this.pending = keepable(this.pending);
   }
 
   private onData(d: Buffer): void {
@@ -176,7 +187,7 @@ export class H1ServerConnection implements IdleTracked {
       this.protocolError(pe.status, pe.message);
       return false;
     }
-    this.pending = end === buf.length ? null : buf.subarray(end);
+    this.pending = end === buf.length ? null : keepable(buf.subarray(end));
     this.idleSince = -1;
     if (this.headTimer !== null) {
       clearTimeout(this.headTimer);
