@@ -23,6 +23,7 @@ import { Socket } from 'node:net';
 export type SharedReadCallback = (bytes: Buffer) => void;
 
 const SHARED = Buffer.allocUnsafe(64 * 1024);
+const SHARED_MEMORY = SHARED.buffer;
 const POISON = process.env.SWITCHYARD_POISON_SHARED_READS === '1';
 
 interface OnreadSymbols {
@@ -73,10 +74,10 @@ export function readShared(socket: Socket, cb: SharedReadCallback): boolean {
 
 /** Whether the bytes are (part of) the shared read buffer, i.e. must be copied to be kept. */
 export function isShared(b: Buffer): boolean {
-  return b.buffer === SHARED.buffer;
+  return b.buffer === SHARED_MEMORY;
 }
 
 /** The bytes themselves if they may be kept, else a copy. */
 export function keepable(b: Buffer): Buffer {
-  return b.buffer === SHARED.buffer ? Buffer.from(b) : b;
+  return b.buffer === SHARED_MEMORY ? Buffer.from(b) : b;
 }
