@@ -132,28 +132,27 @@ test('a socket with bytes already queued in its stream, or a TLS socket, keeps d
   }
 });
 
-test('keepable copies bytes of the shared buffer and passes others through', () => {
+test('keepable copies bytes of the shared buffer and passes others through', async () => {
   const own = Buffer.from('mine');
   assert.equal(keepable(own), own);
   let copied: Buffer | undefined;
   let original: Buffer | undefined;
-  return (async () => {
-    const p = await pair((s) => {
-      readShared(s, (d) => {
-        original = d;
-        copied = keepable(d);
-      });
+  const p = await pair((s) => {
+    readShared(s, (d) => {
+      original = d;
+      copied = keepable(d);
     });
-    try {
-      p.client.write('abc');
-      await waitUntil(() => copied !== undefined);
-      assert.notEqual(copied!.buffer, original!.buffer);
-      assert.equal(isShared(copied!), false);
-      assert.equal(copied!.toString(), 'abc');
-    } finally {
-      p.close();
-    }
-  })();
+  });
+  try {
+    p.client.write('abc');
+    await waitUntil(() => copied !== undefined);
+    assert.equal(isShared(original!), true);
+    assert.notEqual(copied!.buffer, original!.buffer);
+    assert.equal(isShared(copied!), false);
+    assert.equal(copied!.toString(), 'abc');
+  } finally {
+    p.close();
+  }
 });
 
 async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
