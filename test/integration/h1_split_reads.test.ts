@@ -5,50 +5,12 @@
 // other requests (other connections, the same buffer) between every two pieces; the bytes
 // on the far side must be exactly what was sent. The test runner has the proxy overwrite
 // each read's bytes after use (SWITCHYARD_POISON_SHARED_READS), so a kept reference fails
-// here even when no other read reused the buffer in between.
+// here even when no other read reused the buffer in between. The proxy is drain.yaml's:
+// one HTTP listener, every route to one backend (the raw app below).
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { Proxy, parseHttp1Responses, sleep, startProxy, trackSocket, waitFor } from './harness';
-
-const BOOTSTRAP = `
-admin:
-  address:
-    socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} }
-static_resources:
-  listeners:
-  - name: split
-    address:
-      socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: split
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: app }
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: app
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: app
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: { address: 127.0.0.1, port_value: \${APP_PORT} }
-`;
+import { Proxy, parseHttp1Responses, readFixture, sleep, startProxy, trackSocket, waitFor } from './harness';
 
 /** What the app saw of one request: its head and body bytes, exactly. */
 interface Seen {
@@ -131,7 +93,7 @@ async function burst(conns: net.Socket[]): Promise<void> {
 describe('HTTP/1.1 messages split across reads, with other connections reading in between', () => {
   before(async () => {
     await startApp();
-    proxy = await startProxy(BOOTSTRAP, { vars: { APP_PORT: appPort } });
+    proxy = await startProxy(readFixture('drain.yaml'), { vars: { BACKEND_PORT: appPort } });
     base = proxy.port('LISTENER_PORT');
   });
   after(() => app.close());
