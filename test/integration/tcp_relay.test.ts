@@ -160,6 +160,20 @@ function duplicatedSockets(pid: number): number {
   return n;
 }
 
+/** The bootstraps' one cluster, `app`: the test's app on appPort. */
+function appCluster(appPort: number): string {
+  return `  clusters:
+  - name: app
+    connect_timeout: 1s
+    type: STATIC
+    load_assignment:
+      cluster_name: app
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${appPort} } } }
+`;
+}
+
 function bootstrap(appPort: number): string {
   const listener = (name: string, extra = '') => `
   - name: ${name}
@@ -175,16 +189,7 @@ function bootstrap(appPort: number): string {
 admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
 static_resources:
   listeners:${listener('relay')}${listener('counted')}${listener('idle', '\n          idle_timeout: 1s')}
-  clusters:
-  - name: app
-    connect_timeout: 1s
-    type: STATIC
-    load_assignment:
-      cluster_name: app
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${appPort} } } }
-`;
+${appCluster(appPort)}`;
 }
 
 // ------------------------------------------------------------------ the suites
@@ -419,16 +424,7 @@ admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_P
 dynamic_resources:
   lds_config: { path_config_source: { path: ${ldsFile} } }
 static_resources:
-  clusters:
-  - name: app
-    connect_timeout: 1s
-    type: STATIC
-    load_assignment:
-      cluster_name: app
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${app.port} } } }
-`,
+${appCluster(app.port)}`,
         { args: ['--drain-time-s', '1'], env: relay === 'stream' ? { SWITCHYARD_TCP_PROXY_RELAY: 'stream' } : {}, listeners: [listenPort] },
       );
       const clients = [];
