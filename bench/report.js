@@ -13,7 +13,7 @@ const SCENARIO_LABEL = {
   'l7-h1': 'L7 HTTP/1.1 keep-alive',
   'l7-h2': 'L7 HTTP/2 (h2c)',
 };
-const PROXY_ORDER = ['direct', 'haproxy', 'nginx', 'switchyard'];
+const PROXY_ORDER = ['direct', 'haproxy', 'haproxy-b', 'nginx', 'switchyard'];
 const BASELINE = 'haproxy';
 const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb', 'cpu_us_per_rq'];
 // How rounds are combined: 'best' (default: the round with the highest req/s;
@@ -172,7 +172,64 @@ function buildResults(runs) {
       r.p99_ratio_vs_haproxy = r.mean_ms / base.mean_ms; r.latency_ratio_basis = 'mean';
     }
   }
+  for (const r of results) pairRounds(r, results);
   return results;
+}
+
+// The latency a ratio compares: p99, or the mean for h2load (it prints no percentiles).
+function latencyOf(x) {
+  return x.p99_ms != null ? x.p99_ms : x.mean_ms;
+}
+
+// Paired rounds: each round's ratio to HAProxy's run in the same round (measured
+// back to back, so both saw about the same background load), summarised by the
+// median over rounds. A second, identical HAProxy (haproxy-b) gives the same
+// figures for HAProxy against itself: the noise floor of the run.
+function pairRounds(r, results) {
+  if (r.status !== 'ok' || r.proxy === BASELINE || !r.rounds || r.rounds.length < 2) return;
+  const base = results.find((b) => b.proxy === BASELINE && b.scenario === r.scenario && b.conns === r.conns);
+  if (!base || !base.rounds) return;
+  const lat = [], rps = [];
+  for (const x of r.rounds) {
+    const b = base.rounds.find((y) => y.round === x.round);
+    if (!b || x.status !== 'ok' || b.status !== 'ok') continue;
+    const lx = latencyOf(x), lb = latencyOf(b);
+    if (lx != null && lb) lat.push(lx / lb);
+    if (x.rps != null && b.rps) rps.push(x.rps / b.rps);
+  }
+  if (lat.length < 2) return;
+  r.paired = {
+    rounds: lat.length,
+    rps_ratio_median: median(rps),
+    latency_basis: r.tool === 'h2load' ? 'mean' : 'p99',
+    latency_ratio_median: median(lat),
+    latency_ratio_min: Math.min(...lat),
+    latency_ratio_max: Math.max(...lat),
+    rounds_over_2x: lat.filter((x) => x > 2).length,
+    latency_ratios: lat,
+  };
+}
+
+function renderPaired(sorted) {
+  const rows = [];
+  let prev = null;
+  for (const r of sorted) {
+    if (!r.paired) continue;
+    const key = `${r.scenario}/${r.conns}`;
+    if (prev && prev !== key) rows.push(['', '', '', '', '', '', '']);
+    prev = key;
+    const p = r.paired;
+    const basis = r.tool === 'h2load' ? ' (mean)' : '';
+    rows.push([
+      `${SCENARIO_LABEL[r.scenario] || r.scenario} c${r.conns}${r.streams > 1 ? ` m${r.streams}` : ''}`,
+      r.proxy, String(p.rounds), fmtRatio(p.rps_ratio_median), fmtRatio(p.latency_ratio_median) + basis,
+      `${p.latency_ratio_min.toFixed(2)}-${p.latency_ratio_max.toFixed(2)}`, `${p.rounds_over_2x}/${p.rounds}`,
+    ]);
+  }
+  if (!rows.length) return '';
+  return '\nPaired rounds: each round\'s ratio to HAProxy\'s run in the same round, median over the rounds.\n' +
+    'haproxy-b is a second, identical HAProxy process: its ratios are this run\'s noise floor.\n\n' +
+    table(rows, ['scenario', 'proxy', 'rounds', 'req/s vs HAProxy', 'p99 vs HAProxy', 'p99 ratio range', 'rounds p99 > 2x']) + '\n';
 }
 
 function render(doc) {
@@ -221,7 +278,8 @@ function render(doc) {
   return head + table(rows, ['scenario', 'proxy', 'req/s', 'p50', 'p99', 'RSS', 'req/s vs HAProxy',
     'p99 vs HAProxy', 'CPU/rq', 'CPU/rq vs HAProxy', 'errors', 'note']) +
     '\n\nreq/s vs HAProxy > 1 is faster than HAProxy; p99 vs HAProxy < 1 is lower (better) tail latency.' +
-    '\n"direct" is wrk straight to the backend (no proxy): the ceiling of this setup; its RSS is the backend nginx.\n';
+    '\n"direct" is wrk straight to the backend (no proxy): the ceiling of this setup; its RSS is the backend nginx.\n' +
+    renderPaired(sorted);
 }
 
 function main(argv) {

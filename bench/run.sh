@@ -9,7 +9,9 @@
 #   BENCH_WARMUP=2           seconds of warm-up before each measured run
 #   BENCH_CONNS="16 64"      wrk connection counts (HTTP/1.1 scenarios)
 #   BENCH_ROUNDS=1           rounds per scenario (proxies interleaved; BENCH_AGG=best|median combines them)
-#   BENCH_PROXIES="direct haproxy nginx switchyard"
+#   BENCH_PROXIES="direct haproxy haproxy-b nginx switchyard"
+#                            (haproxy-b: a second, identical HAProxy process, the
+#                             A/A control whose ratios to haproxy show the run's noise)
 #   BENCH_SCENARIOS="l4-h1 l7-h1 l7-h2"
 #   BENCH_H2_CONNS=16 BENCH_H2_STREAMS=10   h2load -c / -m for l7-h2
 #   BENCH_PROXY_CPU=1 BENCH_CLIENT_CPU=0 BENCH_BACKEND_CPU=0   taskset cores
@@ -26,7 +28,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 DUR=${BENCH_DURATION:-10}
 WARM=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-"16 64"}
-PROXIES=${BENCH_PROXIES:-"direct haproxy nginx switchyard"}
+PROXIES=${BENCH_PROXIES:-"direct haproxy haproxy-b nginx switchyard"}
 SCENARIOS=${BENCH_SCENARIOS:-"l4-h1 l7-h1 l7-h2"}
 H2_CONNS=${BENCH_H2_CONNS:-16}
 H2_STREAMS=${BENCH_H2_STREAMS:-10}
@@ -163,6 +165,9 @@ pick_port P_BACKEND_H2 $((PORT_BASE + 1))
 pick_port P_HAP_L7     $((PORT_BASE + 10))
 pick_port P_HAP_L4     $((PORT_BASE + 11))
 pick_port P_HAP_H2     $((PORT_BASE + 12))
+pick_port P_HAPB_L7    $((PORT_BASE + 13))
+pick_port P_HAPB_L4    $((PORT_BASE + 14))
+pick_port P_HAPB_H2    $((PORT_BASE + 15))
 pick_port P_NGX_L7     $((PORT_BASE + 20))
 pick_port P_NGX_L4     $((PORT_BASE + 21))
 pick_port P_NGX_H2     $((PORT_BASE + 22))
@@ -292,8 +297,10 @@ start_direct() {
   PORT[$PX/l7-h2]=$P_BACKEND_H2; PROC[$PX/l7-h2]=$BACKEND_PID
 }
 
+# start_haproxy L7-PORT L4-PORT H2-PORT: one HAProxy process named $PX (haproxy, or
+# haproxy-b: the same configuration again in a second process, the A/A control).
 start_haproxy() {
-  local d="$WORK/haproxy"; mkdir -p "$d"
+  local l7=$1 l4=$2 h2=$3 d="$WORK/$PX"; mkdir -p "$d"
   cat > "$d/haproxy.cfg" <<EOF
 global
     nbthread 1
@@ -306,8 +313,8 @@ defaults
 
 frontend fe_l7
     mode http
-    bind 127.0.0.1:$P_HAP_L7
-    bind 127.0.0.1:$P_HAP_H2 proto h2
+    bind 127.0.0.1:$l7
+    bind 127.0.0.1:$h2 proto h2
     default_backend be_l7
 
 backend be_l7
@@ -317,7 +324,7 @@ backend be_l7
 
 frontend fe_l4
     mode tcp
-    bind 127.0.0.1:$P_HAP_L4
+    bind 127.0.0.1:$l4
     default_backend be_l4
 
 backend be_l4
@@ -325,16 +332,16 @@ backend be_l4
     server backend 127.0.0.1:$P_BACKEND
 EOF
   if ! haproxy -c -f "$d/haproxy.cfg" >"$d/check.log" 2>&1; then
-    log "haproxy: config check failed:"; cat "$d/check.log" >&2; return 1
+    log "$PX: config check failed:"; cat "$d/check.log" >&2; return 1
   fi
   taskset -c "$PROXY_CPU" haproxy -db -f "$d/haproxy.cfg" >"$d/haproxy.log" 2>&1 &
   local pid=$!; PIDS+=("$pid"); CUR_PIDS+=("$pid")
-  wait_ready haproxy-l7  "$pid" "$d/haproxy.log" "http://127.0.0.1:$P_HAP_L7/" || return 1
-  wait_ready haproxy-l4  "$pid" "$d/haproxy.log" "http://127.0.0.1:$P_HAP_L4/" || return 1
-  PORT[$PX/l7-h1]=$P_HAP_L7; PROC[$PX/l7-h1]=$pid
-  PORT[$PX/l4-h1]=$P_HAP_L4; PROC[$PX/l4-h1]=$pid
-  if wait_ready haproxy-h2c "$pid" "$d/haproxy.log" "http://127.0.0.1:$P_HAP_H2/" --http2-prior-knowledge; then
-    PORT[$PX/l7-h2]=$P_HAP_H2; PROC[$PX/l7-h2]=$pid
+  wait_ready $PX-l7  "$pid" "$d/haproxy.log" "http://127.0.0.1:$l7/" || return 1
+  wait_ready $PX-l4  "$pid" "$d/haproxy.log" "http://127.0.0.1:$l4/" || return 1
+  PORT[$PX/l7-h1]=$l7; PROC[$PX/l7-h1]=$pid
+  PORT[$PX/l4-h1]=$l4; PROC[$PX/l4-h1]=$pid
+  if wait_ready $PX-h2c "$pid" "$d/haproxy.log" "http://127.0.0.1:$h2/" --http2-prior-knowledge; then
+    PORT[$PX/l7-h2]=$h2; PROC[$PX/l7-h2]=$pid
   else SKIP[$PX/l7-h2]="h2c listener did not answer"; fi
 }
 
@@ -497,7 +504,7 @@ conns_for() { if [ "$1" = l7-h2 ]; then echo "$H2_CONNS"; else echo "$CONNS"; fi
 
 # ---------------------------------------------------------------- main
 log "scratch: $WORK; duration ${DUR}s (+${WARM}s warm-up); cores: proxy=$PROXY_CPU client=$CLIENT_CPU backend=$BACKEND_CPU (nproc=$NCPU)"
-log "ports: backend=$P_BACKEND/$P_BACKEND_H2(h2c) haproxy=$P_HAP_L7/$P_HAP_L4/$P_HAP_H2 nginx=$P_NGX_L7/$P_NGX_L4/$P_NGX_H2 switchyard=$P_SY_L7/$P_SY_L4"
+log "ports: backend=$P_BACKEND/$P_BACKEND_H2(h2c) haproxy=$P_HAP_L7/$P_HAP_L4/$P_HAP_H2 haproxy-b=$P_HAPB_L7/$P_HAPB_L4/$P_HAPB_H2 nginx=$P_NGX_L7/$P_NGX_L4/$P_NGX_H2 switchyard=$P_SY_L7/$P_SY_L4"
 start_backend || die "backend nginx failed to start (see log above)"
 
 # Start every proxy first (each stays idle while the others are measured), then
@@ -509,7 +516,8 @@ for proxy in $PROXIES; do
   started=1
   case "$proxy" in
     direct)     start_direct ;;
-    haproxy)    start_haproxy     || started=0 ;;
+    haproxy)    start_haproxy "$P_HAP_L7" "$P_HAP_L4" "$P_HAP_H2"    || started=0 ;;
+    haproxy-b)  start_haproxy "$P_HAPB_L7" "$P_HAPB_L4" "$P_HAPB_H2" || started=0 ;;
     nginx)      start_nginx_proxy || started=0 ;;
     switchyard) start_switchyard  || started=0 ;;
     *) log "unknown proxy '$proxy' (ignored)"; FAILED[$proxy]="unknown proxy" ;;
