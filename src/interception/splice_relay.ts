@@ -39,6 +39,7 @@ interface RelayAddon {
   relayStart(fdA: number, fdB: number, idleMs: number, onDone: (errno: number, reason: number, counts: number[]) => void): object;
   relayWriteFirst(handle: object, pendingAtoB: Buffer | null, pendingBtoA: Buffer | null): void;
   relayStop(handle: object): number[];
+  relayCounts(handle: object): number[];
 }
 
 interface TcpHandle {
@@ -63,7 +64,9 @@ function addon(): RelayAddon | null {
   if (process.platform !== 'linux' || process.env.SWITCHYARD_TCP_PROXY_RELAY === 'stream') return null;
   try {
     const a = interceptionAddon() as unknown as Partial<RelayAddon>;
-    if (typeof a.relayStart === 'function' && typeof a.relayWriteFirst === 'function' && typeof a.relayStop === 'function') relayAddon = a as RelayAddon;
+    if (typeof a.relayStart === 'function' && typeof a.relayWriteFirst === 'function' && typeof a.relayStop === 'function' && typeof a.relayCounts === 'function') {
+      relayAddon = a as RelayAddon;
+    }
   } catch {
     // No addon: the stream path it is.
   }
@@ -146,6 +149,11 @@ export class SpliceRelay {
     stopReading(b);
     native.relayWriteFirst(relay.handle, pendingAtoB, pendingBtoA);
     return relay;
+  }
+
+  /** The bytes moved so far while the relay runs; null once it has ended or been stopped. */
+  counts(): RelayCounts | null {
+    return this.handle === null ? null : toCounts(this.native.relayCounts(this.handle));
   }
 
   /** Stops a running relay (no onRelayEnd) and frees its pipes and fds; the counts so far. */

@@ -33,6 +33,25 @@ export class Gauge {
 
 export type StatSample = { name: string; value: number; kind: 'counter' | 'gauge' };
 
+/**
+ * Brings counters up to date when the stats are read: the bytes an open connection has moved
+ * (Envoy counts them as they flow; a connection here adds what it moved since its last
+ * report). Registered while the connection is open, removed when it closes.
+ */
+export interface StatsCollector {
+  collectStats(): void;
+}
+
+/**
+ * For collectors: adds to `c` what a running byte total grew by since `counted`, and returns
+ * the new `counted` (a total that shrank or is unknown adds nothing).
+ */
+export function countGrowth(c: Counter, total: number, counted: number): number {
+  if (!(total > counted)) return counted;
+  c.inc(total - counted);
+  return total;
+}
+
 /** The stats under one prefix (ending in '.'), looked up by the rest of their name. */
 export class StatsScope {
   /** suffix → instrument */
@@ -62,6 +81,15 @@ export class StatsStore {
   private readonly scopes = new Map<string, StatsScope>();
   /** Every dotted prefix ('a.', 'a.b.') of the names in `counters`/`gauges`. */
   private readonly unscopedPrefixes = new Set<string>();
+  private readonly collectors = new Set<StatsCollector>();
+
+  addCollector(c: StatsCollector): void {
+    this.collectors.add(c);
+  }
+
+  removeCollector(c: StatsCollector): void {
+    this.collectors.delete(c);
+  }
 
   /**
    * The scope of stats named `prefix` + suffix (prefix ends with '.'), created once; the same
@@ -140,8 +168,9 @@ export class StatsStore {
     }
   }
 
-  /** All stats sorted by name, as [name, value, kind]. */
+  /** All stats sorted by name, as [name, value, kind], after every collector has reported. */
   snapshot(): StatSample[] {
+    for (const c of this.collectors) c.collectStats();
     const out: StatSample[] = [];
     for (const c of this.counters.values()) out.push({ name: c.name, value: c.value, kind: 'counter' });
     for (const g of this.gauges.values()) out.push({ name: g.name, value: g.value, kind: 'gauge' });

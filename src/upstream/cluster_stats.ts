@@ -1,6 +1,27 @@
 // Per-cluster instruments with Envoy's names (cluster.<name>.*), created once when the
 // cluster is built and held by reference on the request path.
-import type { Counter, Gauge, StatsStore } from '../telemetry/stats';
+import { countGrowth, type Counter, type Gauge, type StatsCollector, type StatsStore } from '../telemetry/stats';
+
+/** An open upstream connection of an HTTP pool: its running byte totals. */
+export interface ByteSource {
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+}
+
+/** Keeps upstream_cx_rx/tx_bytes_total up with one open connection (a StatsCollector while it is open). */
+class LiveBytes implements StatsCollector {
+  private rx = 0;
+  private tx = 0;
+  constructor(
+    private readonly src: ByteSource,
+    private readonly stats: ClusterStats,
+  ) {}
+
+  collectStats(): void {
+    this.rx = countGrowth(this.stats.upstream_cx_rx_bytes_total, this.src.bytesReceived, this.rx);
+    this.tx = countGrowth(this.stats.upstream_cx_tx_bytes_total, this.src.bytesSent, this.tx);
+  }
+}
 
 export class ClusterStats {
   readonly upstream_cx_total: Counter;
@@ -43,7 +64,13 @@ export class ClusterStats {
   readonly membership_change: Counter;
   private readonly byClass: Counter[];
 
-  constructor(root: StatsStore, name: string) {
+  /** The open connections whose bytes the counters follow. */
+  private readonly live = new Map<ByteSource, LiveBytes>();
+
+  constructor(
+    private readonly root: StatsStore,
+    name: string,
+  ) {
     // One scope per cluster (telemetry/stats.ts): a replaced cluster gets the same instruments.
     const store = root.scope(`cluster.${name}.`);
     const p = ''; // names below are suffixes within the scope
@@ -92,5 +119,21 @@ export class ClusterStats {
   status(code: number): void {
     const c = this.byClass[(code / 100) | 0];
     if (c !== undefined) c.inc();
+  }
+
+  /** A pool opened a connection: upstream_cx_rx/tx_bytes_total follow its bytes from now on. */
+  openBytes(src: ByteSource): void {
+    const l = new LiveBytes(src, this);
+    this.live.set(src, l);
+    this.root.addCollector(l);
+  }
+
+  /** The connection closed: its last bytes are counted and it is no longer followed. */
+  closeBytes(src: ByteSource): void {
+    const l = this.live.get(src);
+    if (l === undefined) return;
+    l.collectStats();
+    this.live.delete(src);
+    this.root.removeCollector(l);
   }
 }

@@ -73,6 +73,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     this.settings.resources.default.connections.inc();
     const c = new H1ClientConnection(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.source);
     this.all.add(c);
+    this.stats.openBytes(c);
     this.idleSweeper.add(c);
     this.connecting++;
     this.stats.upstream_cx_total.inc();
@@ -127,7 +128,7 @@ export class H1Pool implements ConnectionPool, H1ClientOwner {
     this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_active.dec();
     this.stats.upstream_cx_destroy.inc();
-    this.stats.upstream_cx_rx_bytes_total.inc(c.bytesReceived);
+    this.stats.closeBytes(c);
     this.host.stats.cx_active--;
     const i = this.idle.indexOf(c);
     if (i !== -1) this.idle.splice(i, 1);

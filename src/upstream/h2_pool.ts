@@ -66,6 +66,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     this.settings.resources.default.connections.inc();
     const s = new H2ClientSession(this.host.ip, this.host.port, this.settings.connectTimeoutMs, this, this.settings.idleTimeoutMs, this.settings.source);
     this.sessions.add(s);
+    this.stats.openBytes(s);
     this.stats.upstream_cx_total.inc();
     this.stats.upstream_cx_http2_total.inc();
     this.stats.upstream_cx_active.inc();
@@ -133,7 +134,7 @@ export class H2Pool implements ConnectionPool, H2ClientOwner {
     this.settings.resources.default.connections.dec();
     this.stats.upstream_cx_active.dec();
     this.stats.upstream_cx_destroy.inc();
-    this.stats.upstream_cx_rx_bytes_total.inc(s.bytesReceived);
+    this.stats.closeBytes(s);
     this.host.stats.cx_active--;
     this.maybeOpen();
   }

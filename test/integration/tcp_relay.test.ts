@@ -160,22 +160,21 @@ function duplicatedSockets(pid: number): number {
   return n;
 }
 
-/** The bootstraps' one cluster, `app`: the test's app on appPort. */
-function appCluster(appPort: number): string {
-  return `  clusters:
-  - name: app
+/** The bootstraps' clusters (`app` unless named otherwise), each with one host: the test's app on appPort. */
+function appCluster(appPort: number, names = ['app']): string {
+  return '  clusters:' + names.map((name) => `
+  - name: ${name}
     connect_timeout: 1s
     type: STATIC
     load_assignment:
-      cluster_name: app
+      cluster_name: ${name}
       endpoints:
       - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${appPort} } } }
-`;
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${appPort} } } }`).join('') + '\n';
 }
 
 function bootstrap(appPort: number): string {
-  const listener = (name: string, extra = '') => `
+  const listener = (name: string, extra = '', cluster = 'app') => `
   - name: ${name}
     address: { socket_address: { address: 127.0.0.1, port_value: \${${name.toUpperCase()}_LISTENER_PORT} } }
     filter_chains:
@@ -184,12 +183,12 @@ function bootstrap(appPort: number): string {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
           stat_prefix: ${name}
-          cluster: app${extra}`;
+          cluster: ${cluster}${extra}`;
   return `
 admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
 static_resources:
-  listeners:${listener('relay')}${listener('counted')}${listener('idle', '\n          idle_timeout: 1s')}
-${appCluster(appPort)}`;
+  listeners:${listener('relay')}${listener('counted', '', 'counted')}${listener('idle', '\n          idle_timeout: 1s')}
+${appCluster(appPort, ['app', 'counted'])}`;
 }
 
 // ------------------------------------------------------------------ the suites
@@ -328,12 +327,22 @@ for (const relay of ['splice', 'stream'] as const) {
       assert.ok(proxy.isRunning());
     });
 
-    test('stats: downstream_cx_rx/tx_bytes_total equal the bytes each side sent; the active gauges go up and back', async () => {
+    /** The counted listener's byte counters and its cluster's. */
+    async function byteCounters(): Promise<{ dRx: number; dTx: number; uRx: number; uTx: number }> {
+      const m = await proxy.stats();
+      return {
+        dRx: m.get('tcp.counted.downstream_cx_rx_bytes_total') ?? 0,
+        dTx: m.get('tcp.counted.downstream_cx_tx_bytes_total') ?? 0,
+        uRx: m.get('cluster.counted.upstream_cx_rx_bytes_total') ?? 0,
+        uTx: m.get('cluster.counted.upstream_cx_tx_bytes_total') ?? 0,
+      };
+    }
+
+    test('stats: the byte counters equal the bytes each side sent; the active gauges go up and back', async () => {
       const before = await proxy.stats();
-      const rx0 = before.get('tcp.counted.downstream_cx_rx_bytes_total') ?? 0;
-      const tx0 = before.get('tcp.counted.downstream_cx_tx_bytes_total') ?? 0;
+      const c0 = await byteCounters();
       const listenerActive = `listener.127.0.0.1_${proxy.port('COUNTED_LISTENER_PORT')}.downstream_cx_active`;
-      const clusterActive0 = before.get('cluster.app.upstream_cx_active') ?? 0;
+      const clusterActive0 = before.get('cluster.counted.upstream_cx_active') ?? 0;
       const k = id();
       const line = `bulk ${k} ${3 * MB + 17}\n`;
       const s = await connectTcp(proxy.port('COUNTED_LISTENER_PORT'));
@@ -342,23 +351,45 @@ for (const relay of ['splice', 'stream'] as const) {
       await waitFor('the app to see it', () => app.seen.has(k), { attempts: 100 });
       const during = await proxy.stats();
       assert.equal(during.get(listenerActive), 1);
-      assert.equal(during.get('cluster.app.upstream_cx_active'), clusterActive0 + 1);
+      assert.equal(during.get('cluster.counted.upstream_cx_active'), clusterActive0 + 1);
       await new Promise<void>((resolve) => sendPattern(s, 5 * MB + 3, resolve));
       s.end();
       await waitFor('the close', () => st.closed, { attempts: 300, intervalMs: 100 });
       assert.equal(st.bytes, 3 * MB + 17);
-      const want = { rx: rx0 + line.length + 5 * MB + 3, tx: tx0 + 3 * MB + 17 };
-      let got = { rx: -1, tx: -1 };
+      const sent = line.length + 5 * MB + 3;
+      const want = { dRx: c0.dRx + sent, dTx: c0.dTx + 3 * MB + 17, uRx: c0.uRx + 3 * MB + 17, uTx: c0.uTx + sent };
+      let got = await byteCounters();
       await waitFor('the counters', async () => {
-        const m = await proxy.stats();
-        got = { rx: m.get('tcp.counted.downstream_cx_rx_bytes_total') ?? -1, tx: m.get('tcp.counted.downstream_cx_tx_bytes_total') ?? -1 };
-        return got.rx === want.rx && got.tx === want.tx;
+        got = await byteCounters();
+        return JSON.stringify(got) === JSON.stringify(want);
       }, { attempts: 50 }).catch(() => undefined);
       assert.deepEqual(got, want);
       await waitFor('the active gauges to come back', async () => {
         const m = await proxy.stats();
-        return m.get(listenerActive) === 0 && m.get('cluster.app.upstream_cx_active') === clusterActive0;
+        return m.get(listenerActive) === 0 && m.get('cluster.counted.upstream_cx_active') === clusterActive0;
       }, { attempts: 50 });
+    });
+
+    test('stats while a connection is open: the byte counters move with the bytes, and closing adds nothing twice', async () => {
+      const listenerActive = `listener.127.0.0.1_${proxy.port('COUNTED_LISTENER_PORT')}.downstream_cx_active`;
+      const c0 = await byteCounters();
+      const s = await connectTcp(proxy.port('COUNTED_LISTENER_PORT'));
+      const st = receiver(s);
+      const first = 'echo\n' + 'x'.repeat(1000);
+      s.write(first);
+      await waitFor('the echo', () => st.bytes === 1000, { attempts: 100 });
+      // Every byte has passed the proxy both ways and the connection is still open.
+      assert.deepEqual(await byteCounters(), { dRx: c0.dRx + first.length, dTx: c0.dTx + 1000, uRx: c0.uRx + 1000, uTx: c0.uTx + first.length });
+      const more = 2 * MB + 5;
+      await new Promise<void>((resolve) => sendPattern(s, more, resolve));
+      await waitFor('the second echo', () => st.bytes === 1000 + more, { attempts: 300, intervalMs: 50 });
+      const c2 = await byteCounters();
+      const moved = { rx: first.length + more, tx: 1000 + more };
+      assert.deepEqual(c2, { dRx: c0.dRx + moved.rx, dTx: c0.dTx + moved.tx, uRx: c0.uRx + moved.tx, uTx: c0.uTx + moved.rx });
+      assert.equal(st.closed, false);
+      s.end();
+      await waitFor('the proxy to close the connection', async () => st.closed && (await proxy.stats()).get(listenerActive) === 0, { attempts: 100 });
+      assert.deepEqual(await byteCounters(), c2);
     });
 
     test('idle_timeout: traffic every 200 ms keeps the connection past it, silence closes it', async () => {

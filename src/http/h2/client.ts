@@ -70,6 +70,10 @@ export class H2ClientSession {
     return this.socket?.bytesRead ?? 0;
   }
 
+  get bytesSent(): number {
+    return this.socket?.bytesWritten ?? 0;
+  }
+
   /** Opens a stream for the router; the request goes out at sendHeaders(). */
   newStream(sink: UpstreamResponseSink): H2UpstreamStream {
     this.streams++;

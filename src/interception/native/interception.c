@@ -8,7 +8,7 @@
 //                                    source address, for Node to connect()
 //   setTransparent(fd)              IP(V6)_TRANSPARENT on an already listening socket
 //   closeFd(fd)                      close an fd this module handed out that Node never took
-//   relayStart / relayStop
+//   relayStart / relayStop / relayCounts
 //                                    tcp_proxy's splice(2) relay (relay.c)
 //
 // Everything else (which socket, which address family, turning errors into Node-style errors)

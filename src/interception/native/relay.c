@@ -9,6 +9,7 @@
 //       Buffers (or null) already read in JS, written before anything the relay reads; in the
 //       same tick as relayStart.
 //   relayStop(handle) → counts          stops a running relay (no onDone) and frees its fds
+//   relayCounts(handle) → counts        the bytes moved so far, while the relay runs (stats)
 //   counts: [readA, writtenB, readB, writtenA] (bytes taken from A, given to B, from B, to A)
 //   reason: 0 done (both FINs passed on), 1 error (errno says which), 2 idle timeout
 //
@@ -497,6 +498,15 @@ static napi_value RelayStop(napi_env env, napi_callback_info info) {
   return counts_value(env, r);
 }
 
+static napi_value RelayCounts(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
+  relay* r = get_relay(env, argv[0]);
+  if (r == NULL) return NULL;
+  return counts_value(env, r);
+}
+
 // relayWriteFirst(handle, pendingAtoB, pendingBtoA): bytes JS read before the relay took
 // over, to be written before anything the relay reads. Only right after relayStart, in the same
 // tick (no relay callback has run yet).
@@ -523,6 +533,7 @@ void relay_define(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"relayStart", NULL, RelayStart, NULL, NULL, NULL, napi_enumerable, NULL},
       {"relayStop", NULL, RelayStop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"relayCounts", NULL, RelayCounts, NULL, NULL, NULL, napi_enumerable, NULL},
       {"relayWriteFirst", NULL, RelayWriteFirst, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

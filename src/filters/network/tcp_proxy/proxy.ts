@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { connectionInfo, type ConnectionInfo } from '../../../listeners/connection_info';
 import { openUpstreamSocket, originalSource } from '../../../upstream/source';
 import { log } from '../../../log';
-import type { Counter, Gauge, StatsStore } from '../../../telemetry/stats';
+import { countGrowth, type Counter, type Gauge, type StatsCollector, type StatsStore } from '../../../telemetry/stats';
 import { computeConnectionHash } from '../../../routing/hash_policy';
 import type { Cluster } from '../../../upstream/cluster';
 import type { LbContext } from '../../../upstream/lb/picker';
@@ -49,7 +49,7 @@ export class TcpProxyRuntime {
   constructor(
     readonly config: TcpProxyConfig,
     private readonly clusters: ClusterManager,
-    store: StatsStore,
+    readonly store: StatsStore,
   ) {
     this.stats = new TcpProxyStats(store, config.statPrefix);
     this.totalWeight = (config.weightedClusters ?? []).reduce((a, w) => a + w.weight, 0);
@@ -88,9 +88,12 @@ export class TcpProxyRuntime {
     new TcpSession(this, cluster, down, initial, this.config.maxConnectAttempts).connect();
   }
 
-  countBytes(rx: number, tx: number): void {
-    this.stats.downstream_cx_rx_bytes_total.inc(rx);
-    this.stats.downstream_cx_tx_bytes_total.inc(tx);
+  get downstreamRxBytes(): Counter {
+    return this.stats.downstream_cx_rx_bytes_total;
+  }
+
+  get downstreamTxBytes(): Counter {
+    return this.stats.downstream_cx_tx_bytes_total;
   }
 
   onIdleTimeout(): void {
@@ -103,7 +106,7 @@ export class TcpProxyRuntime {
   }
 }
 
-class TcpSession implements LbContext, RelayEndListener {
+class TcpSession implements LbContext, RelayEndListener, StatsCollector {
   /** LbContext: the connection's hash from tcp_proxy's hash_policy (RING_HASH / MAGLEV clusters only). */
   hashSet = false;
   hashHi = 0;
@@ -115,7 +118,17 @@ class TcpSession implements LbContext, RelayEndListener {
   private closed = false;
   /** The splice relay moving the bytes, when it serves this connection. */
   private relay: SpliceRelay | null = null;
+  /** The relay's final counts, once it has ended or been stopped. */
   private relayCounts: RelayCounts | null = null;
+  /**
+   * Bytes already in the counters (received from / sent to downstream, from / to upstream):
+   * the counters move while the connection is open (collectStats, on every stats read), as
+   * Envoy's do, not only when it closes.
+   */
+  private dRx = 0;
+  private dTx = 0;
+  private uRx = 0;
+  private uTx = 0;
 
   constructor(
     private readonly rt: TcpProxyRuntime,
@@ -208,6 +221,7 @@ class TcpSession implements LbContext, RelayEndListener {
       return;
     }
     this.connected = true;
+    this.rt.store.addCollector(this);
     const down = this.down;
     const idle = this.rt.config.idleTimeoutMs;
     this.relay = SpliceRelay.start(down, up, this.initial, idle, this);
@@ -240,24 +254,40 @@ class TcpSession implements LbContext, RelayEndListener {
     this.close();
   }
 
+  /** StatsCollector: the byte counters catch up with an open connection. */
+  collectStats(): void {
+    this.countBytes(this.relay === null ? null : (this.relayCounts ?? this.relay.counts()));
+  }
+
+  /** What Node read and wrote itself (listener filters' bytes, the stream relay) plus the splice relay's counts. */
+  private countBytes(c: RelayCounts | null): void {
+    const down = this.down;
+    const up = this.up;
+    const cs = this.cluster.stats;
+    this.dRx = countGrowth(this.rt.downstreamRxBytes, down.bytesRead + (c === null ? 0 : c.readA), this.dRx);
+    this.dTx = countGrowth(this.rt.downstreamTxBytes, down.bytesWritten + (c === null ? 0 : c.writtenA), this.dTx);
+    this.uRx = countGrowth(cs.upstream_cx_rx_bytes_total, (up === null ? 0 : up.bytesRead) + (c === null ? 0 : c.readB), this.uRx);
+    this.uTx = countGrowth(cs.upstream_cx_tx_bytes_total, (up === null ? 0 : up.bytesWritten) + (c === null ? 0 : c.writtenB), this.uTx);
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.rt.store.removeCollector(this);
     const down = this.down;
     const up = this.up;
     const relay = this.relay;
     if (relay !== null) {
-      // The relay's own counts plus what Node read and wrote itself (the listener filters'
-      // bytes). Node holds nothing queued for either socket, and the relay has flushed or
-      // given up on its pipes: close both now (a socket JS destroyed is only really closed
-      // once the relay's dup of it is, which stop() does).
-      const c = this.relayCounts ?? relay.stop();
-      this.rt.countBytes(down.bytesRead + c.readA, down.bytesWritten + c.writtenA);
+      // Node holds nothing queued for either socket, and the relay has flushed or given up on
+      // its pipes: close both now (a socket JS destroyed is only really closed once the
+      // relay's dup of it is, which stop() does).
+      this.relayCounts ??= relay.stop();
+      this.countBytes(this.relayCounts);
       down.destroy();
       up?.destroy();
       return;
     }
-    if (up !== null) this.rt.countBytes(down.bytesRead, down.bytesWritten);
+    this.countBytes(null);
     // Flush what is already queued for each side (Envoy's FlushWrite), then close it.
     if (!down.destroyed) down.end(() => down.destroy());
     if (up !== null && !up.destroyed) up.end(() => up.destroy());

@@ -1,0 +1,190 @@
+// cluster.<name>.upstream_cx_rx/tx_bytes_total for the HTTP connection pools, as Envoy keeps
+// them: they follow the bytes while the pooled upstream connection stays open (keep-alive
+// HTTP/1.1, an HTTP/2 session), and closing the connection adds nothing twice. The backends
+// count what their own sockets read and wrote; the proxy's counters must equal those sums.
+import { after, before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { httpRequest, startProxy, waitFor, type Proxy } from './harness';
+
+/** A keep-alive HTTP/1.1 server written on a raw socket, so every byte it reads and writes is its own. */
+function startRawHttp1(): Promise<{ port: number; sockets: Set<net.Socket>; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+        const path = buf.slice(0, buf.indexOf('\r\n')).split(' ')[1];
+        buf = buf.slice(end + 4);
+        const body = `hello ${path}\n`;
+        s.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      }
+    });
+    s.on('error', () => undefined);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        sockets,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      }),
+    ),
+  );
+}
+
+function startH2c(): Promise<{ port: number; sockets: Set<net.Socket>; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = http2.createServer();
+  server.on('connection', (s: net.Socket) => sockets.add(s));
+  server.on('stream', (stream, headers) => {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+    stream.end(`hello ${headers[':path']}\n`);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as net.AddressInfo).port,
+        sockets,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      }),
+    ),
+  );
+}
+
+/** What the backend's sockets read and wrote, summed: the proxy's tx and rx. */
+function backendBytes(sockets: Set<net.Socket>): { rx: number; tx: number } {
+  let read = 0;
+  let written = 0;
+  for (const s of sockets) {
+    read += s.bytesRead;
+    written += s.bytesWritten;
+  }
+  return { rx: written, tx: read };
+}
+
+describe('upstream_cx_rx/tx_bytes_total of the HTTP pools', () => {
+  let h1: Awaited<ReturnType<typeof startRawHttp1>>;
+  let h2: Awaited<ReturnType<typeof startH2c>>;
+  let proxy: Proxy;
+  let url: string;
+
+  before(async () => {
+    h1 = await startRawHttp1();
+    h2 = await startH2c();
+    const cluster = (name: string, port: number, extra = '') => `
+  - name: ${name}
+    connect_timeout: 1s
+    type: STATIC${extra}
+    load_assignment:
+      cluster_name: ${name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }`;
+    proxy = await startProxy(`
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+static_resources:
+  listeners:
+  - name: http
+    address: { socket_address: { address: 127.0.0.1, port_value: \${HTTP_LISTENER_PORT} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: http
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: /h2/ }
+                route: { cluster: h2 }
+              - match: { prefix: / }
+                route: { cluster: h1 }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  clusters:${cluster('h1', h1.port)}${cluster(
+    'h2',
+    h2.port,
+    `
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }`,
+  )}
+`);
+    url = `http://127.0.0.1:${proxy.port('HTTP_LISTENER_PORT')}`;
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await h1?.close();
+    await h2?.close();
+  });
+
+  async function counters(cluster: string): Promise<{ rx: number; tx: number; active: number }> {
+    const m = await proxy.stats();
+    return {
+      rx: m.get(`cluster.${cluster}.upstream_cx_rx_bytes_total`) ?? 0,
+      tx: m.get(`cluster.${cluster}.upstream_cx_tx_bytes_total`) ?? 0,
+      active: m.get(`cluster.${cluster}.upstream_cx_active`) ?? 0,
+    };
+  }
+
+  test('HTTP/1.1: the counters equal what the backend read and wrote while the keep-alive connection stays open', async () => {
+    for (const p of ['/one', '/two', '/three']) {
+      const r = await httpRequest(url + p);
+      assert.equal(r.body.toString(), `hello ${p}\n`);
+    }
+    const want = backendBytes(h1.sockets);
+    assert.ok(want.rx > 0 && want.tx > 0);
+    const c = await counters('h1');
+    assert.equal(c.active, 1, 'one pooled connection, still open');
+    assert.equal(h1.sockets.size, 1);
+    assert.deepEqual({ rx: c.rx, tx: c.tx }, want);
+    // Another request on the same connection moves the counters by exactly its bytes.
+    await httpRequest(url + '/four');
+    const c2 = await counters('h1');
+    assert.deepEqual({ rx: c2.rx, tx: c2.tx }, backendBytes(h1.sockets));
+    assert.ok(c2.rx > c.rx && c2.tx > c.tx);
+    // The backend closes the connection: the pool lets it go, and nothing is counted twice.
+    const final = backendBytes(h1.sockets);
+    for (const s of h1.sockets) s.end();
+    await waitFor('the pool to drop the connection', async () => (await counters('h1')).active === 0, { attempts: 100 });
+    const c3 = await counters('h1');
+    assert.deepEqual({ rx: c3.rx, tx: c3.tx }, final);
+  });
+
+  test('HTTP/2: the counters equal what the backend read and wrote while the session stays open', async () => {
+    for (const p of ['/h2/a', '/h2/b']) {
+      const r = await httpRequest(url + p);
+      assert.equal(r.body.toString(), `hello ${p}\n`);
+    }
+    // Frames that need no answer (a SETTINGS ack, WINDOW_UPDATEs) may still be in flight just
+    // after the responses: wait for both sides to agree, then check they stay equal.
+    let c = await counters('h2');
+    let want = backendBytes(h2.sockets);
+    await waitFor('the counters to catch up', async () => {
+      c = await counters('h2');
+      want = backendBytes(h2.sockets);
+      return c.rx === want.rx && c.tx === want.tx;
+    }, { attempts: 50 }).catch(() => undefined);
+    assert.deepEqual({ rx: c.rx, tx: c.tx }, want);
+    assert.ok(want.rx > 0 && want.tx > 0);
+    assert.equal(c.active, 1, 'one HTTP/2 session, still open');
+    assert.equal(h2.sockets.size, 1);
+  });
+});
