@@ -52,6 +52,43 @@ export function countGrowth(c: Counter, total: number, counted: number): number 
   return total;
 }
 
+/** An open connection's running byte totals. */
+export interface ByteSource {
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+}
+
+/** A socket's totals as a ByteSource. */
+export function socketBytes(s: { readonly bytesRead: number; readonly bytesWritten: number }): ByteSource {
+  return {
+    get bytesReceived() {
+      return s.bytesRead;
+    },
+    get bytesSent() {
+      return s.bytesWritten;
+    },
+  };
+}
+
+/**
+ * Keeps an rx and a tx counter up with one open connection: register it with the store
+ * while the connection is open; when it closes, call collectStats() once more and remove it.
+ */
+export class ByteCounters implements StatsCollector {
+  private rxCounted = 0;
+  private txCounted = 0;
+  constructor(
+    private readonly src: ByteSource,
+    private readonly rx: Counter,
+    private readonly tx: Counter,
+  ) {}
+
+  collectStats(): void {
+    this.rxCounted = countGrowth(this.rx, this.src.bytesReceived, this.rxCounted);
+    this.txCounted = countGrowth(this.tx, this.src.bytesSent, this.txCounted);
+  }
+}
+
 /** The stats under one prefix (ending in '.'), looked up by the rest of their name. */
 export class StatsScope {
   /** suffix → instrument */

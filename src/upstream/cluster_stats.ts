@@ -1,27 +1,6 @@
 // Per-cluster instruments with Envoy's names (cluster.<name>.*), created once when the
 // cluster is built and held by reference on the request path.
-import { countGrowth, type Counter, type Gauge, type StatsCollector, type StatsStore } from '../telemetry/stats';
-
-/** An open upstream connection of an HTTP pool: its running byte totals. */
-export interface ByteSource {
-  readonly bytesReceived: number;
-  readonly bytesSent: number;
-}
-
-/** Keeps upstream_cx_rx/tx_bytes_total up with one open connection (a StatsCollector while it is open). */
-class LiveBytes implements StatsCollector {
-  private rx = 0;
-  private tx = 0;
-  constructor(
-    private readonly src: ByteSource,
-    private readonly stats: ClusterStats,
-  ) {}
-
-  collectStats(): void {
-    this.rx = countGrowth(this.stats.upstream_cx_rx_bytes_total, this.src.bytesReceived, this.rx);
-    this.tx = countGrowth(this.stats.upstream_cx_tx_bytes_total, this.src.bytesSent, this.tx);
-  }
-}
+import { ByteCounters, type ByteSource, type Counter, type Gauge, type StatsStore } from '../telemetry/stats';
 
 export class ClusterStats {
   readonly upstream_cx_total: Counter;
@@ -65,7 +44,7 @@ export class ClusterStats {
   private readonly byClass: Counter[];
 
   /** The open connections whose bytes the counters follow. */
-  private readonly live = new Map<ByteSource, LiveBytes>();
+  private readonly live = new Map<ByteSource, ByteCounters>();
 
   constructor(
     private readonly root: StatsStore,
@@ -123,7 +102,7 @@ export class ClusterStats {
 
   /** A pool opened a connection: upstream_cx_rx/tx_bytes_total follow its bytes from now on. */
   openBytes(src: ByteSource): void {
-    const l = new LiveBytes(src, this);
+    const l = new ByteCounters(src, this.upstream_cx_rx_bytes_total, this.upstream_cx_tx_bytes_total);
     this.live.set(src, l);
     this.root.addCollector(l);
   }

@@ -56,13 +56,13 @@ export class H1ClientConnection implements UpstreamStream, ChunkSink, IdleTracke
   private keepAlive = true;
   requests = 0;
   bytesReceived = 0;
+  /** A request is on this connection and the pool has not been told it ended. */
+  hasStream = false;
 
   /** Bytes handed to the socket so far (upstream_cx_tx_bytes_total). */
   get bytesSent(): number {
     return this.socket.bytesWritten;
   }
-  /** A request is on this connection and the pool has not been told it ended. */
-  hasStream = false;
 
   constructor(
     readonly ip: string,

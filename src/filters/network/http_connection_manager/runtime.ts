@@ -9,7 +9,7 @@ import type { DownstreamStream } from '../../../http/stream';
 import { log } from '../../../log';
 import type { RouteTableRegistry } from '../../../routing/registry';
 import type { RouteTable } from '../../../routing/types';
-import type { StatsStore } from '../../../telemetry/stats';
+import { ByteCounters, socketBytes, type StatsStore } from '../../../telemetry/stats';
 import type { ClusterManager } from '../../../upstream/cluster_manager';
 import { ActiveStream } from './active_stream';
 import type { RouterConfig } from '../../http/router/config';
@@ -42,7 +42,7 @@ export class HcmRuntime {
   constructor(
     readonly config: HcmConfig,
     readonly clusters: ClusterManager,
-    store: StatsStore,
+    private readonly store: StatsStore,
     routes: RouteTableRegistry,
   ) {
     this.stats = new HcmStats(store, config.statPrefix);
@@ -77,9 +77,14 @@ export class HcmRuntime {
     const st = this.stats;
     st.downstream_cx_total.inc();
     st.downstream_cx_active.inc();
+    // downstream_cx_rx/tx_bytes_total follow the connection while it is open (telemetry/stats.ts).
+    const bytes = new ByteCounters(socketBytes(socket), st.downstream_cx_rx_bytes_total, st.downstream_cx_tx_bytes_total);
+    this.store.addCollector(bytes);
     socket.once('close', () => {
       st.downstream_cx_active.dec();
       st.downstream_cx_destroy.inc();
+      bytes.collectStats();
+      this.store.removeCollector(bytes);
     });
     const codec = this.config.codecType;
     if (codec === 'HTTP2') return this.startH2(socket, initial);

@@ -12,6 +12,8 @@ export class HcmStats {
   readonly downstream_cx_idle_timeout: Counter;
   readonly downstream_cx_drain_close: Counter;
   readonly downstream_cx_upgrades_total: Counter;
+  readonly downstream_cx_rx_bytes_total: Counter;
+  readonly downstream_cx_tx_bytes_total: Counter;
   readonly downstream_rq_total: Counter;
   readonly downstream_rq_http1_total: Counter;
   readonly downstream_rq_http2_total: Counter;
@@ -41,6 +43,8 @@ export class HcmStats {
     this.downstream_cx_idle_timeout = c('downstream_cx_idle_timeout');
     this.downstream_cx_drain_close = c('downstream_cx_drain_close');
     this.downstream_cx_upgrades_total = c('downstream_cx_upgrades_total');
+    this.downstream_cx_rx_bytes_total = c('downstream_cx_rx_bytes_total');
+    this.downstream_cx_tx_bytes_total = c('downstream_cx_tx_bytes_total');
     this.downstream_rq_total = c('downstream_rq_total');
     this.downstream_rq_http1_total = c('downstream_rq_http1_total');
     this.downstream_rq_http2_total = c('downstream_rq_http2_total');

@@ -1,30 +1,27 @@
-// cluster.<name>.upstream_cx_rx/tx_bytes_total for the HTTP connection pools, as Envoy keeps
-// them: they follow the bytes while the pooled upstream connection stays open (keep-alive
-// HTTP/1.1, an HTTP/2 session), and closing the connection adds nothing twice. The backends
-// count what their own sockets read and wrote; the proxy's counters must equal those sums.
+// The HTTP connection manager's byte counters, as Envoy keeps them: they follow the bytes
+// while connections stay open, and closing a connection adds nothing twice.
+// cluster.<name>.upstream_cx_rx/tx_bytes_total for the pools (keep-alive HTTP/1.1, an HTTP/2
+// session): the backends count what their own sockets read and wrote, and the proxy's
+// counters must equal those sums. http.<stat_prefix>.downstream_cx_rx/tx_bytes_total: a raw
+// client socket counts its own bytes.
+// (tcp_proxy's byte counters are tested in tcp_relay.test.ts, for both relays.)
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { httpRequest, startProxy, waitFor, type Proxy } from './harness';
+import { connectTcp, httpRequest, startProxy, waitFor, type Proxy } from './harness';
 
-/** A keep-alive HTTP/1.1 server written on a raw socket, so every byte it reads and writes is its own. */
-function startRawHttp1(): Promise<{ port: number; sockets: Set<net.Socket>; close(): Promise<void> }> {
+interface Backend {
+  port: number;
+  /** Every connection the backend accepted. */
+  sockets: Set<net.Socket>;
+  close(): Promise<void>;
+}
+
+/** Listens on a free loopback port, keeping every accepted socket. */
+function listen(server: net.Server): Promise<Backend> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    let buf = '';
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
-        const path = buf.slice(0, buf.indexOf('\r\n')).split(' ')[1];
-        buf = buf.slice(end + 4);
-        const body = `hello ${path}\n`;
-        s.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-      }
-    });
-    s.on('error', () => undefined);
-  });
+  server.on('connection', (s: net.Socket) => sockets.add(s));
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
       resolve({
@@ -40,27 +37,32 @@ function startRawHttp1(): Promise<{ port: number; sockets: Set<net.Socket>; clos
   );
 }
 
-function startH2c(): Promise<{ port: number; sockets: Set<net.Socket>; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
+/** A keep-alive HTTP/1.1 server written on a raw socket, so every byte it reads and writes is its own. */
+function startRawHttp1(): Promise<Backend> {
+  return listen(
+    net.createServer((s) => {
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+          const path = buf.slice(0, buf.indexOf('\r\n')).split(' ')[1];
+          buf = buf.slice(end + 4);
+          const body = `hello ${path}\n`;
+          s.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        }
+      });
+      s.on('error', () => undefined);
+    }),
+  );
+}
+
+function startH2c(): Promise<Backend> {
   const server = http2.createServer();
-  server.on('connection', (s: net.Socket) => sockets.add(s));
   server.on('stream', (stream, headers) => {
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     stream.end(`hello ${headers[':path']}\n`);
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        sockets,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => r());
-          }),
-      }),
-    ),
-  );
+  return listen(server);
 }
 
 /** What the backend's sockets read and wrote, summed: the proxy's tx and rx. */
@@ -74,9 +76,9 @@ function backendBytes(sockets: Set<net.Socket>): { rx: number; tx: number } {
   return { rx: written, tx: read };
 }
 
-describe('upstream_cx_rx/tx_bytes_total of the HTTP pools', () => {
-  let h1: Awaited<ReturnType<typeof startRawHttp1>>;
-  let h2: Awaited<ReturnType<typeof startH2c>>;
+describe('byte counters of the HTTP connection manager and its pools', () => {
+  let h1: Backend;
+  let h2: Backend;
   let proxy: Proxy;
   let url: string;
 
@@ -186,5 +188,25 @@ static_resources:
     assert.ok(want.rx > 0 && want.tx > 0);
     assert.equal(c.active, 1, 'one HTTP/2 session, still open');
     assert.equal(h2.sockets.size, 1);
+  });
+
+  test('downstream: http.<stat_prefix>.downstream_cx_rx/tx_bytes_total equal what the client sent and received, connection still open', async () => {
+    const read = async () => {
+      const m = await proxy.stats();
+      return { rx: m.get('http.http.downstream_cx_rx_bytes_total') ?? 0, tx: m.get('http.http.downstream_cx_tx_bytes_total') ?? 0 };
+    };
+    const before = await read();
+    const s = await connectTcp(proxy.port('HTTP_LISTENER_PORT'));
+    let received = '';
+    s.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const req = (p: string) => `GET ${p} HTTP/1.1\r\nhost: test\r\n\r\n`;
+    const sent = req('/x') + req('/yy');
+    s.write(sent);
+    await waitFor('both responses', () => received.includes('hello /x\n') && received.includes('hello /yy\n'), { attempts: 100 });
+    assert.deepEqual(await read(), { rx: before.rx + sent.length, tx: before.tx + received.length });
+    assert.equal(s.destroyed, false);
+    s.end();
+    await waitFor('the proxy to close the connection', async () => (await proxy.stats()).get('http.http.downstream_cx_active') === 0, { attempts: 100 });
+    assert.deepEqual(await read(), { rx: before.rx + sent.length, tx: before.tx + received.length });
   });
 });
