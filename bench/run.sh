@@ -8,7 +8,8 @@
 #   BENCH_DURATION=10        seconds per measured run
 #   BENCH_WARMUP=2           seconds of warm-up before each measured run
 #   BENCH_CONNS="16 64"      wrk connection counts (HTTP/1.1 scenarios)
-#   BENCH_ROUNDS=1           rounds per scenario (proxies interleaved; BENCH_AGG=best|median combines them)
+#   BENCH_ROUNDS=3           rounds per scenario (proxies interleaved; BENCH_AGG=best|median combines them;
+#                            2 or more also print each proxy's paired-round ratios to HAProxy)
 #   BENCH_PROXIES="direct haproxy haproxy-b nginx switchyard"
 #                            (haproxy-b: a second, identical HAProxy process, the
 #                             A/A control whose ratios to haproxy show the run's noise)
@@ -32,7 +33,7 @@ PROXIES=${BENCH_PROXIES:-"direct haproxy haproxy-b nginx switchyard"}
 SCENARIOS=${BENCH_SCENARIOS:-"l4-h1 l7-h1 l7-h2"}
 H2_CONNS=${BENCH_H2_CONNS:-16}
 H2_STREAMS=${BENCH_H2_STREAMS:-10}
-ROUNDS=${BENCH_ROUNDS:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 PORT_BASE=${BENCH_PORT_BASE:-18000}
 BUILD=${BENCH_BUILD:-auto}
 SY_BIN=${SWITCHYARD_BIN:-bin/switchyard.js}
