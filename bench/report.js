@@ -189,18 +189,20 @@ function pairRounds(r, results) {
   if (r.status !== 'ok' || r.proxy === BASELINE || !r.rounds || r.rounds.length < 2) return;
   const base = results.find((b) => b.proxy === BASELINE && b.scenario === r.scenario && b.conns === r.conns);
   if (!base || !base.rounds) return;
-  const lat = [], rps = [];
+  const lat = [], rps = [], cpu = [];
   for (const x of r.rounds) {
     const b = base.rounds.find((y) => y.round === x.round);
     if (!b || x.status !== 'ok' || b.status !== 'ok') continue;
     const lx = latencyOf(x), lb = latencyOf(b);
     if (lx != null && lb) lat.push(lx / lb);
     if (x.rps != null && b.rps) rps.push(x.rps / b.rps);
+    if (x.cpu_us_per_rq != null && b.cpu_us_per_rq) cpu.push(x.cpu_us_per_rq / b.cpu_us_per_rq);
   }
   if (lat.length < 2) return;
   r.paired = {
     rounds: lat.length,
     rps_ratio_median: median(rps),
+    cpu_ratio_median: median(cpu),
     latency_basis: r.tool === 'h2load' ? 'mean' : 'p99',
     latency_ratio_median: median(lat),
     latency_ratio_min: Math.min(...lat),
@@ -216,7 +218,7 @@ function renderPaired(sorted) {
   for (const r of sorted) {
     if (!r.paired) continue;
     const key = `${r.scenario}/${r.conns}`;
-    if (prev && prev !== key) rows.push(['', '', '', '', '', '', '']);
+    if (prev && prev !== key) rows.push(['', '', '', '', '', '', '', '']);
     prev = key;
     const p = r.paired;
     const basis = r.tool === 'h2load' ? ' (mean)' : '';
@@ -224,12 +226,14 @@ function renderPaired(sorted) {
       `${SCENARIO_LABEL[r.scenario] || r.scenario} c${r.conns}${r.streams > 1 ? ` m${r.streams}` : ''}`,
       r.proxy, String(p.rounds), fmtRatio(p.rps_ratio_median), fmtRatio(p.latency_ratio_median) + basis,
       `${p.latency_ratio_min.toFixed(2)}-${p.latency_ratio_max.toFixed(2)}`, `${p.rounds_over_2x}/${p.rounds}`,
+      r.proxy === 'direct' ? '-' : fmtRatio(p.cpu_ratio_median),
     ]);
   }
   if (!rows.length) return '';
   return '\nPaired rounds: each round\'s ratio to HAProxy\'s run in the same round, median over the rounds.\n' +
     'haproxy-b is a second, identical HAProxy process: its ratios are this run\'s noise floor.\n\n' +
-    table(rows, ['scenario', 'proxy', 'rounds', 'req/s vs HAProxy', 'p99 vs HAProxy', 'p99 ratio range', 'rounds p99 > 2x']) + '\n';
+    table(rows, ['scenario', 'proxy', 'rounds', 'req/s vs HAProxy', 'p99 vs HAProxy', 'p99 ratio range', 'rounds p99 > 2x',
+      'CPU/rq vs HAProxy']) + '\n';
 }
 
 function render(doc) {

@@ -41,7 +41,9 @@ test('paired rounds: per-round p99 ratios to HAProxy, their median and the round
       ['haproxy', 'haproxy-b', 'switchyard'].forEach((proxy, i) => {
         const raw = path.join(dir, `raw-${proxy}-${round}.txt`);
         fs.writeFileSync(raw, wrkOutput(runs[i][0], runs[i][1]));
-        lines.push(JSON.stringify({ proxy, scenario: 'l7-h1', conns: 16, round: Number(round), streams: 1, tool: 'wrk', status: 'ok', exit_code: 0, rss_kb: 1000, raw }));
+        // CPU: 3 s per 10 s run for the HAProxys, 4.5 s for Switchyard (ticks of 10 ms).
+        const cpuTicks = proxy === 'switchyard' ? 450 : 300;
+        lines.push(JSON.stringify({ proxy, scenario: 'l7-h1', conns: 16, round: Number(round), streams: 1, tool: 'wrk', status: 'ok', exit_code: 0, rss_kb: 1000, cpu_ticks: cpuTicks, clk_tck: 100, raw }));
       });
     }
     fs.writeFileSync(path.join(dir, 'runs.jsonl'), lines.join('\n') + '\n');
@@ -57,6 +59,8 @@ test('paired rounds: per-round p99 ratios to HAProxy, their median and the round
     assert.equal(+sy.latency_ratio_median.toFixed(3), 1.5);
     assert.equal(sy.rounds_over_2x, 1);
     assert.equal(+sy.rps_ratio_median.toFixed(3), 0.781); // 0.8, 0.75, 0.78125
+    // CPU per request: 1.5x the CPU over 0.8x, 0.75x, 0.78125x the requests -> 1.875, 2, 1.92
+    assert.equal(+sy.cpu_ratio_median.toFixed(3), 1.92);
     // The control: 0.8, 0.3, 2.5 -> median 0.8, one round over 2x.
     const b = get('haproxy-b').paired;
     assert.equal(+b.latency_ratio_median.toFixed(3), 0.8);
@@ -68,7 +72,7 @@ test('paired rounds: per-round p99 ratios to HAProxy, their median and the round
     assert.equal(+get('switchyard').p99_ratio_vs_haproxy.toFixed(3), 2.2);
 
     assert.match(r.stdout, /Paired rounds/);
-    assert.match(r.stdout, /L7 HTTP\/1\.1 keep-alive c16\s+switchyard\s+3\s+0\.78x\s+1\.50x\s+0\.75-2\.20\s+1\/3/);
+    assert.match(r.stdout, /L7 HTTP\/1\.1 keep-alive c16\s+switchyard\s+3\s+0\.78x\s+1\.50x\s+0\.75-2\.20\s+1\/3\s+1\.92x/);
     assert.match(r.stdout, /L7 HTTP\/1\.1 keep-alive c16\s+haproxy-b\s+3\s+/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
