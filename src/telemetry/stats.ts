@@ -43,10 +43,10 @@ export interface StatsCollector {
 }
 
 /**
- * For collectors: adds to `c` what a running byte total grew by since `counted`, and returns
- * the new `counted` (a total that shrank or is unknown adds nothing).
+ * Adds to `c` what a running byte total grew by since `counted`, and returns the new
+ * `counted` (a total that shrank or is unknown adds nothing).
  */
-export function countGrowth(c: Counter, total: number, counted: number): number {
+function countGrowth(c: Counter, total: number, counted: number): number {
   if (!(total > counted)) return counted;
   c.inc(total - counted);
   return total;

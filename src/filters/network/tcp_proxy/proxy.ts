@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { connectionInfo, type ConnectionInfo } from '../../../listeners/connection_info';
 import { openUpstreamSocket, originalSource } from '../../../upstream/source';
 import { log } from '../../../log';
-import { countGrowth, type Counter, type Gauge, type StatsCollector, type StatsStore } from '../../../telemetry/stats';
+import { ByteCounters, type ByteSource, type Counter, type Gauge, type StatsStore } from '../../../telemetry/stats';
 import { computeConnectionHash } from '../../../routing/hash_policy';
 import type { Cluster } from '../../../upstream/cluster';
 import type { LbContext } from '../../../upstream/lb/picker';
@@ -106,7 +106,7 @@ export class TcpProxyRuntime {
   }
 }
 
-class TcpSession implements LbContext, RelayEndListener, StatsCollector {
+class TcpSession implements LbContext, RelayEndListener {
   /** LbContext: the connection's hash from tcp_proxy's hash_policy (RING_HASH / MAGLEV clusters only). */
   hashSet = false;
   hashHi = 0;
@@ -121,14 +121,12 @@ class TcpSession implements LbContext, RelayEndListener, StatsCollector {
   /** The relay's final counts, once it has ended or been stopped. */
   private relayCounts: RelayCounts | null = null;
   /**
-   * Bytes already in the counters (received from / sent to downstream, from / to upstream):
-   * the counters move while the connection is open (collectStats, on every stats read), as
-   * Envoy's do, not only when it closes.
+   * The byte counters follow the connection while it is open, as Envoy's do: the downstream
+   * side's as a collector of the store, the upstream side's through the cluster's stats
+   * (ClusterStats.openBytes, as the HTTP pools' connections).
    */
-  private dRx = 0;
-  private dTx = 0;
-  private uRx = 0;
-  private uTx = 0;
+  private readonly downBytes: ByteCounters;
+  private readonly upBytes: ByteSource;
 
   constructor(
     private readonly rt: TcpProxyRuntime,
@@ -139,6 +137,29 @@ class TcpSession implements LbContext, RelayEndListener, StatsCollector {
   ) {
     down.on('error', () => this.close());
     down.on('close', () => this.close());
+    // Each side's totals: what Node read and wrote on the socket itself (listener filters'
+    // bytes, the stream relay) plus what the splice relay moved.
+    const session = this;
+    this.downBytes = new ByteCounters(
+      {
+        get bytesReceived() {
+          return down.bytesRead + (session.relayTotals()?.readA ?? 0);
+        },
+        get bytesSent() {
+          return down.bytesWritten + (session.relayTotals()?.writtenA ?? 0);
+        },
+      },
+      rt.downstreamRxBytes,
+      rt.downstreamTxBytes,
+    );
+    this.upBytes = {
+      get bytesReceived() {
+        return (session.up?.bytesRead ?? 0) + (session.relayTotals()?.readB ?? 0);
+      },
+      get bytesSent() {
+        return (session.up?.bytesWritten ?? 0) + (session.relayTotals()?.writtenB ?? 0);
+      },
+    };
     const hp = rt.config.hashPolicy;
     if (cluster.usesHash && hp.length > 0) computeConnectionHash(hp, down.remoteAddress, connectionInfo(down)?.filterState, this);
   }
@@ -221,7 +242,8 @@ class TcpSession implements LbContext, RelayEndListener, StatsCollector {
       return;
     }
     this.connected = true;
-    this.rt.store.addCollector(this);
+    this.rt.store.addCollector(this.downBytes);
+    this.cluster.stats.openBytes(this.upBytes);
     const down = this.down;
     const idle = this.rt.config.idleTimeoutMs;
     this.relay = SpliceRelay.start(down, up, this.initial, idle, this);
@@ -254,40 +276,30 @@ class TcpSession implements LbContext, RelayEndListener, StatsCollector {
     this.close();
   }
 
-  /** StatsCollector: the byte counters catch up with an open connection. */
-  collectStats(): void {
-    this.countBytes(this.relay === null ? null : (this.relayCounts ?? this.relay.counts()));
-  }
-
-  /** What Node read and wrote itself (listener filters' bytes, the stream relay) plus the splice relay's counts. */
-  private countBytes(c: RelayCounts | null): void {
-    const down = this.down;
-    const up = this.up;
-    const cs = this.cluster.stats;
-    this.dRx = countGrowth(this.rt.downstreamRxBytes, down.bytesRead + (c === null ? 0 : c.readA), this.dRx);
-    this.dTx = countGrowth(this.rt.downstreamTxBytes, down.bytesWritten + (c === null ? 0 : c.writtenA), this.dTx);
-    this.uRx = countGrowth(cs.upstream_cx_rx_bytes_total, (up === null ? 0 : up.bytesRead) + (c === null ? 0 : c.readB), this.uRx);
-    this.uTx = countGrowth(cs.upstream_cx_tx_bytes_total, (up === null ? 0 : up.bytesWritten) + (c === null ? 0 : c.writtenB), this.uTx);
+  /** The splice relay's counts so far (its final ones once it has ended), or null without a relay. */
+  private relayTotals(): RelayCounts | null {
+    return this.relay === null ? null : (this.relayCounts ?? this.relay.counts());
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.rt.store.removeCollector(this);
     const down = this.down;
     const up = this.up;
     const relay = this.relay;
+    // The last bytes, with the relay's final counts (stop() also frees its pipes and fds).
+    if (relay !== null) this.relayCounts ??= relay.stop();
+    this.downBytes.collectStats();
+    this.rt.store.removeCollector(this.downBytes);
+    this.cluster.stats.closeBytes(this.upBytes);
     if (relay !== null) {
       // Node holds nothing queued for either socket, and the relay has flushed or given up on
       // its pipes: close both now (a socket JS destroyed is only really closed once the
-      // relay's dup of it is, which stop() does).
-      this.relayCounts ??= relay.stop();
-      this.countBytes(this.relayCounts);
+      // relay's dup of it is, which stop() did).
       down.destroy();
       up?.destroy();
       return;
     }
-    this.countBytes(null);
     // Flush what is already queued for each side (Envoy's FlushWrite), then close it.
     if (!down.destroyed) down.end(() => down.destroy());
     if (up !== null && !up.destroyed) up.end(() => up.destroy());
