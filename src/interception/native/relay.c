@@ -488,23 +488,24 @@ static relay* get_relay(napi_env env, napi_value v) {
   return (relay*)p;
 }
 
-static napi_value RelayStop(napi_env env, napi_callback_info info) {
+// The relay handle a call got as its one argument, or NULL (no argument, or not a handle).
+static relay* relay_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
-  relay* r = get_relay(env, argv[0]);
+  return get_relay(env, argv[0]);
+}
+
+static napi_value RelayStop(napi_env env, napi_callback_info info) {
+  relay* r = relay_arg(env, info);
   if (r == NULL) return NULL;
   relay_teardown(r);
   return counts_value(env, r);
 }
 
 static napi_value RelayCounts(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return NULL;
-  relay* r = get_relay(env, argv[0]);
-  if (r == NULL) return NULL;
-  return counts_value(env, r);
+  relay* r = relay_arg(env, info);
+  return r == NULL ? NULL : counts_value(env, r);
 }
 
 // relayWriteFirst(handle, pendingAtoB, pendingBtoA): bytes JS read before the relay took
