@@ -79,5 +79,5 @@ export function isShared(b: Buffer): boolean {
 
 /** The bytes themselves if they may be kept, else a copy. */
 export function keepable(b: Buffer): Buffer {
-  return b.buffer === SHARED_MEMORY ? Buffer.from(b) : b;
+  return isShared(b) ? Buffer.from(b) : b;
 }
