@@ -13,9 +13,9 @@ const SCENARIO_LABEL = {
   'l7-h1': 'L7 HTTP/1.1 keep-alive',
   'l7-h2': 'L7 HTTP/2 (h2c)',
 };
-const PROXY_ORDER = ['direct', 'haproxy', 'haproxy-b', 'nginx', 'switchyard'];
+const PROXY_ORDER = ['direct', 'haproxy', 'haproxy-b', 'nginx', 'node-floor', 'switchyard'];
 const BASELINE = 'haproxy';
-const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb', 'cpu_us_per_rq'];
+const METRICS = ['rps', 'p50_ms', 'p75_ms', 'p90_ms', 'p99_ms', 'mean_ms', 'rss_kb', 'hwm_kb', 'cpu_us_per_rq', 'usr_us_per_rq'];
 // How rounds are combined: 'best' (default: the round with the highest req/s;
 // background load on a shared machine only ever slows a run down) or 'median'.
 let AGG = process.env.BENCH_AGG === 'median' ? 'median' : 'best';
@@ -118,6 +118,8 @@ function parseRun(run) {
   // measured run: less sensitive to other work on the machine than req/s.
   if (out.status === 'ok' && out.cpu_ticks != null && out.clk_tck && out.requests) {
     out.cpu_us_per_rq = (out.cpu_ticks / out.clk_tck) * 1e6 / out.requests;
+    // Of which user time (the proxy's own code and its runtime; the rest is the kernel's).
+    if (out.usr_ticks != null) out.usr_us_per_rq = (out.usr_ticks / out.clk_tck) * 1e6 / out.requests;
   }
   return out;
 }
@@ -265,7 +267,8 @@ function render(doc) {
       fmtKb(r.rss_kb),
       fmtRatio(r.rps_ratio_vs_haproxy),
       r.p99_ratio_vs_haproxy == null ? '-' : fmtRatio(r.p99_ratio_vs_haproxy) + latBasis,
-      r.cpu_us_per_rq == null || r.proxy === 'direct' ? '-' : `${r.cpu_us_per_rq.toFixed(1)}us`,
+      r.cpu_us_per_rq == null || r.proxy === 'direct' ? '-' : `${r.cpu_us_per_rq.toFixed(1)}us` +
+        (r.usr_us_per_rq == null ? '' : ` (usr ${r.usr_us_per_rq.toFixed(1)})`),
       r.cpu_ratio_vs_haproxy == null || r.proxy === 'direct' ? '-' : fmtRatio(r.cpu_ratio_vs_haproxy),
       r.errors ? String(r.errors) : '0',
       [r.exit_code ? `exit ${r.exit_code}` : '', r.reason || ''].filter(Boolean).join('; '),
@@ -280,9 +283,10 @@ function render(doc) {
     '',
   ].join('\n');
   return head + table(rows, ['scenario', 'proxy', 'req/s', 'p50', 'p99', 'RSS', 'req/s vs HAProxy',
-    'p99 vs HAProxy', 'CPU/rq', 'CPU/rq vs HAProxy', 'errors', 'note']) +
+    'p99 vs HAProxy', 'CPU/rq (user)', 'CPU/rq vs HAProxy', 'errors', 'note']) +
     '\n\nreq/s vs HAProxy > 1 is faster than HAProxy; p99 vs HAProxy < 1 is lower (better) tail latency.' +
-    '\n"direct" is wrk straight to the backend (no proxy): the ceiling of this setup; its RSS is the backend nginx.\n' +
+    '\n"direct" is wrk straight to the backend (no proxy): the ceiling of this setup; its RSS is the backend nginx.' +
+    '\n"node-floor" is a Node byte pipe that parses nothing (bench/node-floor.js): the least a Node proxy costs here.\n' +
     renderPaired(sorted);
 }
 

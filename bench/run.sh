@@ -10,9 +10,11 @@
 #   BENCH_CONNS="16 64"      wrk connection counts (HTTP/1.1 scenarios)
 #   BENCH_ROUNDS=3           rounds per scenario (proxies interleaved; BENCH_AGG=best|median combines them;
 #                            2 or more also print each proxy's paired-round ratios to HAProxy)
-#   BENCH_PROXIES="direct haproxy haproxy-b nginx switchyard"
+#   BENCH_PROXIES="direct haproxy haproxy-b nginx node-floor switchyard"
 #                            (haproxy-b: a second, identical HAProxy process, the
-#                             A/A control whose ratios to haproxy show the run's noise)
+#                             A/A control whose ratios to haproxy show the run's noise;
+#                             node-floor: bench/node-floor.js, a Node byte pipe that parses
+#                             nothing, the least a Node proxy costs; L4 and L7 HTTP/1.1 only)
 #   BENCH_SCENARIOS="l4-h1 l7-h1 l7-h2"
 #   BENCH_H2_CONNS=16 BENCH_H2_STREAMS=10   h2load -c / -m for l7-h2
 #   BENCH_PROXY_CPU=1 BENCH_CLIENT_CPU=0 BENCH_BACKEND_CPU=0   taskset cores
@@ -29,7 +31,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 DUR=${BENCH_DURATION:-10}
 WARM=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNS:-"16 64"}
-PROXIES=${BENCH_PROXIES:-"direct haproxy haproxy-b nginx switchyard"}
+PROXIES=${BENCH_PROXIES:-"direct haproxy haproxy-b nginx node-floor switchyard"}
 SCENARIOS=${BENCH_SCENARIOS:-"l4-h1 l7-h1 l7-h2"}
 H2_CONNS=${BENCH_H2_CONNS:-16}
 H2_STREAMS=${BENCH_H2_STREAMS:-10}
@@ -172,6 +174,7 @@ pick_port P_HAPB_H2    $((PORT_BASE + 15))
 pick_port P_NGX_L7     $((PORT_BASE + 20))
 pick_port P_NGX_L4     $((PORT_BASE + 21))
 pick_port P_NGX_H2     $((PORT_BASE + 22))
+pick_port P_FLOOR      $((PORT_BASE + 25))
 pick_port P_SY_L7      $((PORT_BASE + 30))
 pick_port P_SY_L4      $((PORT_BASE + 31))
 pick_port P_SY_ADM7    $((PORT_BASE + 38))
@@ -209,15 +212,15 @@ rss_of() { # pids... -> "rss_kb hwm_kb nprocs" summed over each pid's process tr
   echo "$rss $hwm $n"
 }
 
-cpu_ticks_of() { # pids... -> utime+stime (clock ticks) summed over each pid's process tree
-  local p q t=0 v
+cpu_ticks_of() { # pids... -> "utime+stime utime" (clock ticks) summed over each pid's process tree
+  local p q t=0 u=0 v w
   for p in "$@"; do
     for q in $(descendants "$p"); do
-      v=$(awk '{print $14 + $15}' "/proc/$q/stat" 2>/dev/null) || continue
-      t=$((t + ${v:-0}))
+      read -r v w < <(awk '{print $14 + $15, $14}' "/proc/$q/stat" 2>/dev/null) || continue
+      t=$((t + ${v:-0})); u=$((u + ${w:-0}))
     done
   done
-  echo "$t"
+  echo "$t $u"
 }
 
 json_str() { # escape for a JSON string body
@@ -423,6 +426,18 @@ sy_config() { # src dst: copy a bench yaml, rewriting its default ports (18000/1
       "$1" > "$2"
 }
 
+# node-floor: one process for both HTTP/1.1 scenarios (a byte pipe cannot turn h2c into
+# HTTP/1.1 for the backend, so it has no l7-h2 run).
+start_node_floor() {
+  local d="$WORK/node-floor"; mkdir -p "$d"
+  taskset -c "$PROXY_CPU" node "$HERE/node-floor.js" "$P_FLOOR" "$P_BACKEND" >"$d/floor.log" 2>&1 &
+  local pid=$!; PIDS+=("$pid"); CUR_PIDS+=("$pid")
+  wait_ready node-floor "$pid" "$d/floor.log" "http://127.0.0.1:$P_FLOOR/" || return 1
+  PORT[$PX/l7-h1]=$P_FLOOR; PROC[$PX/l7-h1]=$pid
+  PORT[$PX/l4-h1]=$P_FLOOR; PROC[$PX/l4-h1]=$pid
+  SKIP[$PX/l7-h2]="node-floor: a byte pipe has no h2c-to-HTTP/1.1 translation"
+}
+
 SY_FAIL=""
 start_switchyard() {
   local d="$WORK/switchyard"; mkdir -p "$d"
@@ -480,17 +495,18 @@ measure() {
                     'BEGIN{ printf "%.2f", (h ? w : 0) + d * 0.9 }')
   ( sleep "$at"; rss_of $pid > "$rssf" ) &
   local sampler=$!
-  local cpu0; cpu0=$(cpu_ticks_of $pid)
+  local cpu0 usr0 cpu1 usr1
+  read -r cpu0 usr0 <<<"$(cpu_ticks_of $pid)"
   taskset -c "$CLIENT_CPU" "${cmd[@]}" >"$raw" 2>&1
   local rc=$?
-  local cpu1; cpu1=$(cpu_ticks_of $pid)
+  read -r cpu1 usr1 <<<"$(cpu_ticks_of $pid)"
   wait "$sampler" 2>/dev/null
   local rss hwm np; read -r rss hwm np < "$rssf" 2>/dev/null || { rss=0; hwm=0; np=0; }
   # if the sampler fired after the run ended, still take a reading now
   [ "${rss:-0}" = 0 ] && read -r rss hwm np <<<"$(rss_of $pid)"
   record proxy="$proxy" scenario="$scen" conns="$c" round="$round" streams="$([ "$tool" = h2load ] && echo "$H2_STREAMS" || echo 1)" \
          tool="$tool" status=ok exit_code="$rc" rss_kb="${rss:-0}" hwm_kb="${hwm:-0}" nprocs="${np:-0}" \
-         cpu_ticks="$((cpu1 - cpu0))" clk_tck="$CLK_TCK" \
+         cpu_ticks="$((cpu1 - cpu0))" usr_ticks="$((usr1 - usr0))" clk_tck="$CLK_TCK" \
          raw="$raw" cmd="${cmd[*]}"
   if ! kill -0 "$pid" 2>/dev/null; then
     log "$proxy: process $pid died during $scen c=$c"
@@ -505,7 +521,7 @@ conns_for() { if [ "$1" = l7-h2 ]; then echo "$H2_CONNS"; else echo "$CONNS"; fi
 
 # ---------------------------------------------------------------- main
 log "scratch: $WORK; duration ${DUR}s (+${WARM}s warm-up); cores: proxy=$PROXY_CPU client=$CLIENT_CPU backend=$BACKEND_CPU (nproc=$NCPU)"
-log "ports: backend=$P_BACKEND/$P_BACKEND_H2(h2c) haproxy=$P_HAP_L7/$P_HAP_L4/$P_HAP_H2 haproxy-b=$P_HAPB_L7/$P_HAPB_L4/$P_HAPB_H2 nginx=$P_NGX_L7/$P_NGX_L4/$P_NGX_H2 switchyard=$P_SY_L7/$P_SY_L4"
+log "ports: backend=$P_BACKEND/$P_BACKEND_H2(h2c) haproxy=$P_HAP_L7/$P_HAP_L4/$P_HAP_H2 haproxy-b=$P_HAPB_L7/$P_HAPB_L4/$P_HAPB_H2 nginx=$P_NGX_L7/$P_NGX_L4/$P_NGX_H2 node-floor=$P_FLOOR switchyard=$P_SY_L7/$P_SY_L4"
 start_backend || die "backend nginx failed to start (see log above)"
 
 # Start every proxy first (each stays idle while the others are measured), then
@@ -520,6 +536,7 @@ for proxy in $PROXIES; do
     haproxy)    start_haproxy "$P_HAP_L7" "$P_HAP_L4" "$P_HAP_H2"    || started=0 ;;
     haproxy-b)  start_haproxy "$P_HAPB_L7" "$P_HAPB_L4" "$P_HAPB_H2" || started=0 ;;
     nginx)      start_nginx_proxy || started=0 ;;
+    node-floor) start_node_floor  || started=0 ;;
     switchyard) start_switchyard  || started=0 ;;
     *) log "unknown proxy '$proxy' (ignored)"; FAILED[$proxy]="unknown proxy" ;;
   esac

@@ -41,9 +41,11 @@ test('paired rounds: per-round p99 ratios to HAProxy, their median and the round
       ['haproxy', 'haproxy-b', 'switchyard'].forEach((proxy, i) => {
         const raw = path.join(dir, `raw-${proxy}-${round}.txt`);
         fs.writeFileSync(raw, wrkOutput(runs[i][0], runs[i][1]));
-        // CPU: 3 s per 10 s run for the HAProxys, 4.5 s for Switchyard (ticks of 10 ms).
+        // CPU: 3 s per 10 s run for the HAProxys (1 s of it user time), 4.5 s for Switchyard
+        // (2.5 s user), in ticks of 10 ms.
         const cpuTicks = proxy === 'switchyard' ? 450 : 300;
-        lines.push(JSON.stringify({ proxy, scenario: 'l7-h1', conns: 16, round: Number(round), streams: 1, tool: 'wrk', status: 'ok', exit_code: 0, rss_kb: 1000, cpu_ticks: cpuTicks, clk_tck: 100, raw }));
+        const usrTicks = proxy === 'switchyard' ? 250 : 100;
+        lines.push(JSON.stringify({ proxy, scenario: 'l7-h1', conns: 16, round: Number(round), streams: 1, tool: 'wrk', status: 'ok', exit_code: 0, rss_kb: 1000, cpu_ticks: cpuTicks, usr_ticks: usrTicks, clk_tck: 100, raw }));
       });
     }
     fs.writeFileSync(path.join(dir, 'runs.jsonl'), lines.join('\n') + '\n');
@@ -70,6 +72,10 @@ test('paired rounds: per-round p99 ratios to HAProxy, their median and the round
     // The best-round figures stay as they were: Switchyard's round 3 against HAProxy's round 3.
     assert.equal(get('switchyard').best_round, 3);
     assert.equal(+get('switchyard').p99_ratio_vs_haproxy.toFixed(3), 2.2);
+    // CPU per request of that round and its user part: 4.5 s and 2.5 s over 250,000 requests.
+    assert.equal(+get('switchyard').cpu_us_per_rq.toFixed(2), 18);
+    assert.equal(+get('switchyard').usr_us_per_rq.toFixed(2), 10);
+    assert.match(r.stdout, /switchyard\s+25,000\s.*\s18\.0us \(usr 10\.0\)/);
 
     assert.match(r.stdout, /Paired rounds/);
     assert.match(r.stdout, /L7 HTTP\/1\.1 keep-alive c16\s+switchyard\s+3\s+0\.78x\s+1\.50x\s+0\.75-2\.20\s+1\/3\s+1\.92x/);
