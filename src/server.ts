@@ -13,6 +13,7 @@ import type { ResourceUpdate } from './xds/client/types';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
+import type { SharedHealth } from './upstream/cluster';
 import { ClusterManager } from './upstream/cluster_manager';
 import './upstream/h2_pool';
 
@@ -30,6 +31,8 @@ export interface ServerOptions {
   xdsRelay?: RelaySource;
   /** In the primary with --concurrency > 1: every xDS update applied, to send to the workers. */
   onXdsUpdate?: (typeUrl: string, u: ResourceUpdate) => void;
+  /** With --concurrency > 1: the primary checks hosts and publishes, the workers follow (health/across_workers.ts). */
+  sharedHealth?: SharedHealth;
 }
 
 export class SwitchyardServer implements AdminHost {
@@ -53,7 +56,9 @@ export class SwitchyardServer implements AdminHost {
   constructor(
     readonly bootstrap: BootstrapConfig,
     private readonly opts: ServerOptions,
-  ) {}
+  ) {
+    if (opts.sharedHealth !== undefined) this.clusterManager.sharedHealth = opts.sharedHealth;
+  }
 
   async start(): Promise<void> {
     this.st = 'INITIALIZING';

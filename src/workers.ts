@@ -9,6 +9,9 @@
 // (src/xds/relay.ts). A worker that starts, or restarts after a crash, first gets a
 // snapshot of everything accepted so far. /config_dump, /clusters, /listeners and /ready
 // in the primary come from the config server (host counters summed from the workers).
+//
+// Active health checks, likewise, run once: in the config server's clusters, whose every
+// verdict goes to the workers; the workers run no checks (src/upstream/health/across_workers.ts).
 import cluster, { type Worker } from 'node:cluster';
 import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
@@ -16,6 +19,7 @@ import type { BootstrapConfig } from './config/types';
 import { log, type Level } from './log';
 import { SwitchyardServer, type ServerOptions } from './server';
 import { StatsStore } from './telemetry/stats';
+import { HealthFollowers, type HealthReport } from './upstream/health/across_workers';
 import { Host, HostStats } from './upstream/host';
 import { RelaySource, toWire, type WireUpdate } from './xds/relay';
 
@@ -24,20 +28,29 @@ type ToWorker =
   | { t: 'shutdown' }
   | { t: 'drain'; inboundOnly: boolean; graceful: boolean }
   | { t: 'log'; level: Level }
-  | { t: 'xds'; updates: WireUpdate[]; initial: boolean };
+  | { t: 'xds'; updates: WireUpdate[]; initial: boolean }
+  | { t: 'health'; reports: HealthReport[] };
 interface Snapshot {
   stats: Array<{ name: string; value: number; kind: 'counter' | 'gauge' }>;
   hosts: Record<string, Array<{ key: string; stats: HostStats; healthFlags: number }>>;
   listeners: Record<string, string>;
 }
-type FromWorker = { t: 'hello' } | { t: 'ready'; listeners: Record<string, string> } | { t: 'snapshot'; id: number; snap: Snapshot };
+type FromWorker =
+  | { t: 'hello' }
+  | { t: 'ready'; listeners: Record<string, string> }
+  | { t: 'snapshot'; id: number; snap: Snapshot }
+  | { t: 'traffic'; cluster: string };
+
+const MEMBERSHIP_GAUGE = /^cluster\..+\.membership_(total|healthy)$/;
 
 /** In a worker: run the proxy and answer the primary. */
 export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions): Promise<void> {
   log.tag = `worker ${cluster.worker?.id ?? '?'}`;
   const relay = new RelaySource();
-  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay });
   const send = (m: FromWorker) => process.send!(m);
+  // Active health checks run in the primary; this worker's clusters take its verdicts.
+  const followers = new HealthFollowers((cluster) => send({ t: 'traffic', cluster }));
+  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay, sharedHealth: { followers } });
   const bound = () => Object.fromEntries(server.listeners().map((l) => [l.config.name, l.boundAddress]));
   process.on('message', (m: ToWorker) => {
     if (m.t === 'snapshot') {
@@ -48,6 +61,7 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
     else if (m.t === 'drain') server.drainListeners(m);
     else if (m.t === 'log') log.setLevel(m.level);
     else if (m.t === 'xds') relay.deliver(m.updates, m.initial);
+    else if (m.t === 'health') for (const r of m.reports) followers.deliver(r);
   });
   // The primary does the draining on SIGTERM; a worker signalled on its own drains too.
   process.on('SIGTERM', () => void server.shutdown('SIGTERM').then(() => process.exit(0)));
@@ -99,6 +113,8 @@ class PrimaryHost implements AdminHost {
   private readonly joined = new Set<Worker>();
   /** Workers that said hello before the initial fetch was done. */
   private readonly waitingJoin = new Set<Worker>();
+  /** Cluster names a worker has carried traffic on (the health checks' no_traffic_interval ends). */
+  private readonly traffic = new Set<string>();
 
   constructor(
     readonly bootstrap: BootstrapConfig,
@@ -110,6 +126,16 @@ class PrimaryHost implements AdminHost {
         if (this.joined.size === 0) return;
         const m: ToWorker = { t: 'xds', updates: [toWire(type, u)], initial: false };
         for (const w of this.joined) w.send(m);
+      },
+      // The one health checker per cluster (Envoy's runs on the main thread): every change goes to the workers.
+      sharedHealth: {
+        publisher: {
+          publish: (r) => {
+            const m: ToWorker = { t: 'health', reports: [r] };
+            for (const w of this.joined) w.send(m);
+          },
+          hadTraffic: (name) => this.traffic.has(name),
+        },
       },
     });
   }
@@ -126,6 +152,12 @@ class PrimaryHost implements AdminHost {
   private join(w: Worker): void {
     if (!this.workers.has(w)) return;
     w.send({ t: 'xds', updates: this.config.xdsManager?.snapshot() ?? [], initial: true } satisfies ToWorker);
+    const reports: HealthReport[] = [];
+    for (const c of this.config.clusterManager.all()) {
+      const r = c.activeHealthReport();
+      if (r !== null) reports.push(r);
+    }
+    w.send({ t: 'health', reports } satisfies ToWorker);
     this.joined.add(w);
   }
 
@@ -162,6 +194,8 @@ class PrimaryHost implements AdminHost {
       this.ready.add(w);
       this.listenerAddrs = { ...this.listenerAddrs, ...m.listeners };
       this.maybeLive();
+    } else if (m.t === 'traffic') {
+      this.traffic.add(m.cluster);
     } else if (m.t === 'snapshot') {
       const p = this.waiting.get(m.id);
       if (p === undefined) return;
@@ -189,6 +223,12 @@ class PrimaryHost implements AdminHost {
         if (cur) cur.value += x.value;
         else sums.set(x.name, { value: x.value, kind: x.kind });
       }
+    }
+    // Kept once for the whole proxy, as on Envoy's main thread: the health checkers' stats (the
+    // workers run no checks) and each cluster's membership gauges (every worker holds the same
+    // hosts, so a sum would count each host once per worker).
+    for (const x of this.config.stats.snapshot()) {
+      if (x.name.includes('.health_check.') || MEMBERSHIP_GAUGE.test(x.name)) sums.set(x.name, { value: x.value, kind: x.kind });
     }
     for (const [name, x] of sums) (x.kind === 'counter' ? this.stats.counter(name) : this.stats.gauge(name)).value = x.value;
     // Per host of the config server's clusters: the workers' counters summed.

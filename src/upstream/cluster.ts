@@ -21,7 +21,7 @@ import { OriginalDstHosts } from './original_dst';
 import { sourceKey, type UpstreamSource } from './source';
 import type { ConnectionPool } from './pool';
 import { HealthChecker } from './health/checker';
-import { Transition } from './health/state';
+import { ACTIVE_HC_FLAGS, healthReport, type HealthFollower, type HealthFollowers, type HealthPublisher, type HealthReport } from './health/across_workers';
 import { OutlierDetector } from './outlier/detector';
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -52,6 +52,22 @@ export function supportedLbPolicies(): string[] {
 /** How often pools made for one client address (original_src) are checked for disuse. */
 const SOURCE_POOL_SWEEP_MS = 30_000;
 
+/**
+ * With --concurrency > 1 (health/across_workers.ts): the primary's clusters check and
+ * publish, the workers' clusters follow. Neither: the cluster checks for itself.
+ */
+export interface SharedHealth {
+  publisher?: HealthPublisher;
+  followers?: HealthFollowers;
+}
+
+/** What the cluster asks of its active health checking, local or followed. */
+interface ActiveHealth {
+  setHosts(hosts: readonly Host[]): void;
+  initialized(): Promise<void>;
+  stop(): void;
+}
+
 export class Cluster {
   readonly stats: ClusterStats;
   /** Circuit breakers (max_connections, max_pending_requests, max_requests, max_retries) per priority. */
@@ -70,8 +86,11 @@ export class Cluster {
   /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
   readonly originalDst: OriginalDstHosts | null = null;
   private closed = false;
-  /** health_checks (Envoy allows one per cluster); null without active health checking. */
-  readonly healthChecker: HealthChecker | null = null;
+  /**
+   * health_checks (Envoy allows one per cluster): a HealthChecker, or in a --concurrency
+   * worker a HealthFollower of the primary's checker; null without active health checking.
+   */
+  private readonly activeHealth: ActiveHealth | null = null;
   /** outlier_detection; null when not configured. */
   readonly outlierDetector: OutlierDetector | null = null;
   /**
@@ -87,18 +106,13 @@ export class Cluster {
     store: StatsStore,
     readonly addedViaApi = false,
     previous?: Cluster,
+    shared: SharedHealth = {},
   ) {
     this.stats = new ClusterStats(store, config.name);
     if (config.healthChecks.length > 0) {
-      this.healthChecker = new HealthChecker(config.healthChecks[0], {
-        name: config.name,
-        hadTraffic: () => this.stats.upstream_cx_total.value > 0,
-        onHealthChanged: (h, t) => this.onActiveHealthChanged(h, t),
-        onCheckPassed: (h) => this.outlierDetector?.onActiveCheckPassed(h),
-      }, store);
-      if (previous?.healthChecker) {
-        const hc = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.DEGRADED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
-        this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & hc]));
+      this.activeHealth = shared.followers !== undefined ? this.followHealth(shared.followers) : this.checkHealth(config, store, shared.publisher);
+      if (previous?.activeHealth) {
+        this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & ACTIVE_HC_FLAGS]));
       }
     }
     if (config.outlier !== undefined) {
@@ -154,7 +168,7 @@ export class Cluster {
    * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/service_discovery#on-eventually-consistent-service-discovery
    */
   setHosts(hosts: Host[]): void {
-    const hc = this.healthChecker;
+    const hc = this.activeHealth;
     const old = new Map(this.hosts.map((h) => [h.key, h]));
     const incoming = new Set(hosts.map((h) => h.key));
     // Removed hosts that active health checking still vouches for.
@@ -205,8 +219,41 @@ export class Cluster {
     this.stats.membership_change.inc();
   }
 
+  /** Runs the checks here; a publisher (the primary's config server) gets every change and, with outlier detection, every pass. */
+  private checkHealth(config: ClusterConfig, store: StatsStore, publisher: HealthPublisher | undefined): HealthChecker {
+    const publish = publisher === undefined ? null : (passed: string[]) => publisher.publish(healthReport(config.name, this.hosts, passed));
+    return new HealthChecker(config.healthChecks[0], {
+      name: config.name,
+      hadTraffic: publisher === undefined ? () => this.stats.upstream_cx_total.value > 0 : () => publisher.hadTraffic(config.name),
+      onHealthChanged: (h) => {
+        // Published first: a failing host awaiting removal is still listed, so the workers remove it too.
+        publish?.([]);
+        this.onActiveHealthChanged(h);
+      },
+      onCheckPassed: (h) => {
+        this.outlierDetector?.onActiveCheckPassed(h);
+        if (publish !== null && config.outlier !== undefined) publish([h.key]);
+      },
+    }, store);
+  }
+
+  /** Takes the active-HC verdicts of the primary's checker (a --concurrency worker). */
+  private followHealth(followers: HealthFollowers): HealthFollower {
+    return followers.follow({
+      name: this.config.name,
+      hadTraffic: () => this.stats.upstream_cx_total.value > 0,
+      onHealthChanged: (h) => this.onActiveHealthChanged(h),
+      onCheckPassed: (h) => this.outlierDetector?.onActiveCheckPassed(h),
+    });
+  }
+
+  /** The active-HC state of every checked host (the primary sends it to a worker that joins). */
+  activeHealthReport(): HealthReport | null {
+    return this.activeHealth === null ? null : healthReport(this.config.name, this.hosts);
+  }
+
   /** An active health check changed a host: a host awaiting removal that now fails goes; else rebuild. */
-  private onActiveHealthChanged(host: Host, _t: Transition): void {
+  private onActiveHealthChanged(host: Host): void {
     if (this.closed) return;
     const f = host.healthFlags;
     if (f & HealthFlag.PENDING_DYNAMIC_REMOVAL && f & HealthFlag.FAILED_ACTIVE_HC) {
@@ -221,7 +268,7 @@ export class Cluster {
    * checks): Envoy does not finish a cluster's initialization before that.
    */
   initialHealthChecks(): Promise<void> {
-    return this.healthChecker?.initialized() ?? Promise.resolve();
+    return this.activeHealth?.initialized() ?? Promise.resolve();
   }
 
   /** Rebuilds the picker after a host or health change. */
@@ -316,7 +363,7 @@ export class Cluster {
   /** The cluster is being replaced or removed: finish in-flight requests, then close. */
   drain(): void {
     this.closed = true;
-    this.healthChecker?.stop();
+    this.activeHealth?.stop();
     this.outlierDetector?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
@@ -327,7 +374,7 @@ export class Cluster {
 
   destroy(): void {
     this.closed = true;
-    this.healthChecker?.stop();
+    this.activeHealth?.stop();
     this.outlierDetector?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();

@@ -7,44 +7,13 @@
 // bounded in attempts; no timing is asserted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { FIXTURES, freePort, httpRequest, startProxy, trackResource, waitFor, type Proxy } from './harness';
 import { startControlPlane, type ControlPlane } from './xds_helpers';
-
-interface Backend {
-  name: string;
-  port: number;
-  /** Status of GET /healthz. */
-  health: number;
-  /** Status of every other request. */
-  status: number;
-  /** Health-check requests seen: their headers. */
-  checks: http.IncomingHttpHeaders[];
-}
-
-function startBackend(name: string, status = 200): Promise<Backend> {
-  const b: Backend = { name, port: 0, health: 200, status, checks: [] };
-  const srv = http.createServer((req, res) => {
-    if (req.url === '/healthz') {
-      if (b.checks.length < 1000) b.checks.push(req.headers);
-      res.writeHead(b.health, { 'content-length': 0 }).end();
-      return;
-    }
-    const body = name;
-    res.writeHead(b.status, { 'x-backend': name, 'content-length': body.length }).end(body);
-  });
-  return new Promise((resolve) => {
-    srv.listen(0, '127.0.0.1', () => {
-      b.port = (srv.address() as net.AddressInfo).port;
-      trackResource(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
-      resolve(b);
-    });
-  });
-}
+import { startBackend, type Backend } from './health_backend';
 
 /** A TCP server answering `reply` to every `PING` it reads. */
 function startTcpPong(reply: string): Promise<number> {

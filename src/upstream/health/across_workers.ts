@@ -1,0 +1,167 @@
+// Active health checking with --concurrency > 1. Envoy runs a cluster's health checker once,
+// on its main thread, and every worker thread balances on its verdicts. Switchyard does the
+// same with processes: the primary's config server (which holds every cluster but carries no
+// traffic) runs the checks, and sends each change to the workers; a worker's clusters run no
+// checks of their own and take the active-HC flags the primary reports (HealthFollower).
+// What a check interval depends on, whether the cluster has carried traffic, is only known in
+// the workers: each tells the primary once per cluster name, the first time it sees traffic.
+// Outlier detection stays in each worker (it is fed by that worker's requests); a check that
+// passes is sent along when the cluster has outlier detection, to un-eject the host there.
+import { LazyInterval } from '../../util/lazy_interval';
+import { HealthFlag, type Host } from '../host';
+
+/** The flags active health checking owns. */
+export const ACTIVE_HC_FLAGS = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.DEGRADED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
+
+/** One cluster's active-HC state as the primary sends it. */
+export interface HealthReport {
+  cluster: string;
+  /** Every checked host: [host key, its active-HC flags]. */
+  hosts: Array<[string, number]>;
+  /** Hosts whose check just passed (only for clusters with outlier detection). */
+  passed: string[];
+}
+
+/** The checking side (the primary's config server): where its clusters send their state. */
+export interface HealthPublisher {
+  publish(r: HealthReport): void;
+  /** Whether a worker has reported traffic on a cluster of this name. */
+  hadTraffic(cluster: string): boolean;
+}
+
+/** A report of a checking cluster's hosts. */
+export function healthReport(cluster: string, hosts: readonly Host[], passed: string[] = []): HealthReport {
+  const out: Array<[string, number]> = [];
+  for (const h of hosts) if (!h.healthCheckConfig?.disableActiveHealthCheck) out.push([h.key, h.healthFlags & ACTIVE_HC_FLAGS]);
+  return { cluster, hosts: out, passed };
+}
+
+/** A worker's cluster as its HealthFollower sees it. */
+export interface FollowingCluster {
+  readonly name: string;
+  hadTraffic(): boolean;
+  /** The primary changed `host`'s active-HC flags. */
+  onHealthChanged(host: Host): void;
+  /** The primary's check of `host` passed. */
+  onCheckPassed(host: Host): void;
+}
+
+const TRAFFIC_POLL_MS = 1000;
+
+/** In a worker: the latest report per cluster name, and the clusters that follow them. */
+export class HealthFollowers {
+  private readonly latest = new Map<string, HealthReport>();
+  private readonly live = new Map<string, HealthFollower>();
+  /** Cluster names whose traffic was reported to the primary (stats persist by name, so once is enough). */
+  private readonly trafficSent = new Set<string>();
+  private readonly trafficPoll = new LazyInterval(TRAFFIC_POLL_MS, () => this.pollTraffic());
+
+  /** @param sendTraffic tells the primary that a cluster of this name carried traffic. */
+  constructor(private readonly sendTraffic: (cluster: string) => void) {}
+
+  /** A report from the primary: kept for clusters made later, applied to the one following it now. */
+  deliver(r: HealthReport): void {
+    this.latest.set(r.cluster, r);
+    this.live.get(r.cluster)?.apply(r, true);
+  }
+
+  follow(cluster: FollowingCluster): HealthFollower {
+    const f = new HealthFollower(this, cluster);
+    this.live.set(cluster.name, f);
+    if (!this.trafficSent.has(cluster.name)) this.trafficPoll.ensure();
+    return f;
+  }
+
+  /** @internal */
+  reportFor(name: string): HealthReport | undefined {
+    return this.latest.get(name);
+  }
+
+  /** @internal */
+  unfollow(f: HealthFollower): void {
+    if (this.live.get(f.cluster.name) === f) this.live.delete(f.cluster.name);
+  }
+
+  /** Whether any followed cluster may still have traffic to report (false stops the poll). */
+  private pollTraffic(): boolean {
+    let waiting = false;
+    for (const [name, f] of this.live) {
+      if (this.trafficSent.has(name)) continue;
+      if (f.cluster.hadTraffic()) {
+        this.trafficSent.add(name);
+        this.sendTraffic(name);
+      } else waiting = true;
+    }
+    return waiting;
+  }
+}
+
+/** A worker's cluster's active health, as the primary reports it. */
+export class HealthFollower {
+  private hosts: readonly Host[] = [];
+  private waiters: Array<() => void> = [];
+  private stopped = false;
+
+  constructor(
+    private readonly followers: HealthFollowers,
+    readonly cluster: FollowingCluster,
+  ) {}
+
+  /** The cluster's hosts changed: the last report applies to them at once (no callbacks: the cluster is rebuilding). */
+  setHosts(hosts: readonly Host[]): void {
+    this.hosts = hosts;
+    const r = this.followers.reportFor(this.cluster.name);
+    if (r !== undefined) this.apply(r, false);
+    else this.settle();
+  }
+
+  /** Applies a report to the hosts it names; hosts it does not name keep their flags. */
+  apply(r: HealthReport, notify: boolean): void {
+    if (this.stopped) return;
+    const flags = new Map(r.hosts);
+    const changed: Host[] = [];
+    for (const h of this.hosts) {
+      const f = flags.get(h.key);
+      if (f === undefined || h.healthCheckConfig?.disableActiveHealthCheck) continue;
+      const next = (h.healthFlags & ~ACTIVE_HC_FLAGS) | (f & ACTIVE_HC_FLAGS);
+      if (next === h.healthFlags) continue;
+      h.healthFlags = next;
+      changed.push(h);
+    }
+    if (notify) {
+      for (const h of changed) this.cluster.onHealthChanged(h);
+      if (r.passed.length > 0) {
+        const passed = new Set(r.passed);
+        for (const h of this.hosts) if (passed.has(h.key)) this.cluster.onCheckPassed(h);
+      }
+    }
+    this.settle();
+  }
+
+  /** Resolves once no host awaits its first verdict from the primary (the cluster's initialization waits for this). */
+  initialized(): Promise<void> {
+    if (this.stopped || !this.pending()) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.followers.unfollow(this);
+    this.release();
+  }
+
+  private pending(): boolean {
+    for (const h of this.hosts) if (h.healthFlags & HealthFlag.PENDING_ACTIVE_HC) return true;
+    return false;
+  }
+
+  private settle(): void {
+    if (this.waiters.length > 0 && !this.pending()) this.release();
+  }
+
+  private release(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}

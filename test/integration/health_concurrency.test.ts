@@ -1,0 +1,165 @@
+// Active health checks with --concurrency 2, from the user's side. Envoy runs one health
+// checker per cluster (on its main thread) however many workers it has, and every worker
+// balances on its verdicts; a user coming from Envoy expects the same checks on the wire and
+// the same hosts taken out everywhere. Real backends count the checks they get; requests go
+// in on fresh connections, so both worker processes serve some (shown by the backend seeing
+// them on more than one upstream connection); /stats and /clusters are read from the admin
+// API. Every wait is bounded; counts of checks are compared with what the configured
+// intervals allow, with wide margins.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { exec, httpRequest, sleep, startProxy, waitFor, type Proxy } from './harness';
+import { startBackend, type Backend } from './health_backend';
+
+const INTERVAL_S = 0.2;
+const NO_TRAFFIC_INTERVAL_S = 1;
+
+describe('active health checks with --concurrency 2', () => {
+  let a: Backend, b: Backend;
+  let proxy: Proxy;
+
+  before(async () => {
+    [a, b] = await Promise.all([startBackend('a'), startBackend('b')]);
+    const ep = (port: number) => `
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }`;
+    const yaml = `
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } }
+static_resources:
+  listeners:
+  - name: http
+    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: hcc
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                route: { cluster: hc }
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  clusters:
+  - name: hc
+    connect_timeout: 1s
+    type: STATIC
+    common_lb_config: { healthy_panic_threshold: { value: 0 } }
+    health_checks:
+    - timeout: 1s
+      interval: ${INTERVAL_S}s
+      no_traffic_interval: ${NO_TRAFFIC_INTERVAL_S}s
+      unhealthy_threshold: 1
+      healthy_threshold: 1
+      http_health_check: { path: /healthz }
+    load_assignment:
+      cluster_name: hc
+      endpoints:
+      - lb_endpoints:${ep(a.port)}${ep(b.port)}`;
+    proxy = await startProxy(yaml, { concurrency: 2 });
+  });
+
+  /** The checks `backend` gets during `seconds` from now. */
+  async function checksDuring(backend: Backend, seconds: number): Promise<number> {
+    const before = backend.checks.length;
+    await sleep(seconds * 1000);
+    return backend.checks.length - before;
+  }
+
+  /** `n` requests, each on a connection of its own, `parallel` at a time: which backend answered each. */
+  async function answers(n: number, parallel = 1): Promise<string[]> {
+    const out: string[] = [];
+    const one = async (i: number) => {
+      const r = await httpRequest(`http://127.0.0.1:${proxy.port('LISTENER_PORT')}/x/${i}`);
+      out.push(r.status === 200 ? String(r.headers['x-backend']) : `status ${r.status}`);
+    };
+    const lanes = Array.from({ length: parallel }, async (_, lane) => {
+      for (let i = lane; i < n; i += parallel) await one(i);
+    });
+    await Promise.all(lanes);
+    return out;
+  }
+
+  /** The PIDs that own the proxy's connections to `backend` whose client ports are `ports` (ss -tnp). */
+  async function ownersOf(backend: Backend, ports: number[]): Promise<Set<number>> {
+    const r = await exec('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${backend.port}`], { timeoutMs: 10_000 });
+    const want = new Set(ports);
+    const pids = new Set<number>();
+    for (const line of r.stdout.toString('utf8').split('\n')) {
+      const m = /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+\s+users:\(\("[^"]*",pid=(\d+),/.exec(line);
+      if (m !== null && want.has(Number(m[1]))) pids.add(Number(m[2]));
+    }
+    return pids;
+  }
+
+  /**
+   * Batches of requests (fresh connections, four at a time) until the connections on which
+   * they reached `backend` belong to both worker processes, three batches at most: every
+   * answer, and the PIDs seen.
+   */
+  async function throughBothWorkers(backend: Backend): Promise<{ answers: string[]; owners: Set<number> }> {
+    const all: string[] = [];
+    const owners = new Set<number>();
+    for (let batch = 0; batch < 3 && owners.size < 2; batch++) {
+      const from = backend.clientPorts.length;
+      all.push(...(await answers(40, 4)));
+      for (const pid of await ownersOf(backend, backend.clientPorts.slice(from))) owners.add(pid);
+    }
+    return { answers: all, owners };
+  }
+
+  async function stat(name: string): Promise<number> {
+    const r = await proxy.admin('/stats');
+    const m = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(r.body);
+    return m === null ? NaN : Number(m[1]);
+  }
+
+  async function healthFlags(port: number): Promise<string> {
+    const r = await proxy.admin('/clusters');
+    const line = r.body.split('\n').find((l) => l.startsWith(`hc::127.0.0.1:${port}::health_flags::`));
+    return line?.split('::')[3] ?? '(no line)';
+  }
+
+  test('before any traffic each host is checked once per no_traffic_interval, not once per process', async () => {
+    // One checker: about 3 checks in 3 s; one per process (primary and two workers) would be ~9.
+    const seconds = 3;
+    const n = await checksDuring(a, seconds);
+    assert.ok(n >= 1 && n <= seconds / NO_TRAFFIC_INTERVAL_S + 2, `checks of backend a in ${seconds} s: ${n}`);
+    // The checker's counters are the proxy's, and match what the backends saw.
+    const seen = a.checks.length + b.checks.length;
+    const attempts = await stat('cluster.hc.health_check.attempt');
+    assert.ok(Math.abs(attempts - seen) <= 2, `health_check.attempt ${attempts}, checks the backends saw ${seen}`);
+  });
+
+  test('traffic through the workers switches the checks to interval', async () => {
+    const got = await answers(20);
+    assert.deepEqual(got.filter((x) => x !== 'a' && x !== 'b'), [], `answers: ${got.join(' ')}`);
+    // No worker has ever run a check here: the primary learns of the traffic from the
+    // workers (within a second), and its next check is scheduled with interval.
+    await waitFor('checks of a at interval', async () => (await checksDuring(a, 1)) >= 0.5 / INTERVAL_S, { attempts: 8, intervalMs: 0 });
+    const n = await checksDuring(a, 2);
+    assert.ok(n >= 1 / INTERVAL_S && n <= 2 / INTERVAL_S + 3, `checks of backend a in 2 s at interval ${INTERVAL_S} s: ${n}`);
+  });
+
+  test('a host that fails its check is taken out by both workers, and comes back in both', async () => {
+    a.health = 503;
+    await waitFor('a marked /failed_active_hc', async () => (await healthFlags(a.port)).includes('/failed_active_hc'), { attempts: 50 });
+    assert.equal(await healthFlags(b.port), 'healthy');
+    const down = await throughBothWorkers(b);
+    assert.deepEqual(down.answers.filter((x) => x !== 'b'), [], `every request should go to b: ${down.answers.join(' ')}`);
+    assert.equal(down.owners.size, 2, `the requests that reached b came from worker processes ${[...down.owners].join(', ')}`);
+    assert.equal(await stat('cluster.hc.membership_healthy'), 1, 'one healthy host, counted once for the proxy');
+
+    a.health = 200;
+    await waitFor('a healthy again', async () => (await healthFlags(a.port)) === 'healthy', { attempts: 50 });
+    const back = await throughBothWorkers(a);
+    assert.ok(back.answers.includes('a'), `a should take part again: ${back.answers.join(' ')}`);
+    assert.equal(back.owners.size, 2, `the requests that reached a came from worker processes ${[...back.owners].join(', ')}`);
+    assert.equal(await stat('cluster.hc.membership_healthy'), 2);
+  });
+});

@@ -1,0 +1,121 @@
+// A --concurrency worker's view of active health (src/upstream/health/across_workers.ts):
+// the primary's reports applied to the worker's hosts, the cluster's initialization waiting
+// for a verdict on every host, reports that arrive before the cluster exists, and the
+// once-per-cluster traffic report back to the primary. (The whole path, primary and workers
+// as processes, is test/integration/health_concurrency.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ACTIVE_HC_FLAGS, HealthFollowers, healthReport, type FollowingCluster } from '../../src/upstream/health/across_workers';
+import { HealthFlag, Host } from '../../src/upstream/host';
+
+const FAILED = HealthFlag.FAILED_ACTIVE_HC;
+const PENDING = HealthFlag.PENDING_ACTIVE_HC;
+
+/** Hosts as a cluster with active health checking makes them: failed and pending their first check. */
+function newHosts(...ports: number[]): Host[] {
+  return ports.map((p) => {
+    const h = new Host('127.0.0.1', p, 1, 'HEALTHY', 0, undefined);
+    h.healthFlags |= FAILED | PENDING;
+    return h;
+  });
+}
+
+function cluster(name: string, traffic = false) {
+  const changed: string[] = [];
+  const passed: string[] = [];
+  const c: FollowingCluster & { traffic: boolean } = {
+    name,
+    traffic,
+    hadTraffic: () => c.traffic,
+    onHealthChanged: (h) => changed.push(h.key),
+    onCheckPassed: (h) => passed.push(h.key),
+  };
+  return { c, changed, passed };
+}
+
+const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
+
+test('reports set the active-HC flags of the hosts they name; initialization waits for every host', async () => {
+  const followers = new HealthFollowers(() => undefined);
+  const { c, changed } = cluster('web');
+  const f = followers.follow(c);
+  const [h1, h2] = newHosts(8001, 8002);
+  h1.healthFlags |= HealthFlag.FAILED_OUTLIER_CHECK; // not active HC's: must survive the reports
+  f.setHosts([h1, h2]);
+  const init = f.initialized();
+  assert.equal(await settled(init), false);
+
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0]], passed: [] });
+  assert.equal(h1.healthFlags, HealthFlag.FAILED_OUTLIER_CHECK);
+  assert.equal(h2.healthFlags & ACTIVE_HC_FLAGS, FAILED | PENDING);
+  assert.deepEqual(changed, [h1.key]);
+  assert.equal(await settled(init), false, 'h2 has no verdict yet');
+
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0], [h2.key, FAILED]], passed: [] });
+  assert.equal(h2.healthFlags, FAILED);
+  assert.deepEqual(changed, [h1.key, h2.key], 'only hosts whose flags changed are reported to the cluster');
+  assert.equal(await settled(init), true);
+  f.stop();
+});
+
+test('a report that comes before the cluster is applied when its hosts are set, without callbacks', () => {
+  const followers = new HealthFollowers(() => undefined);
+  const [h1, h2] = newHosts(8001, 8002);
+  followers.deliver({ cluster: 'api', hosts: [[h1.key, HealthFlag.DEGRADED_ACTIVE_HC]], passed: [] });
+  const { c, changed } = cluster('api');
+  const f = followers.follow(c);
+  f.setHosts([h1, h2]);
+  assert.equal(h1.healthFlags, HealthFlag.DEGRADED_ACTIVE_HC);
+  assert.equal(h2.healthFlags, FAILED | PENDING, 'a host the primary has not reported keeps waiting');
+  assert.deepEqual(changed, [], 'setting hosts is the cluster rebuilding already');
+  f.stop();
+});
+
+test('passed checks reach the cluster (outlier un-ejection); a replaced follower gets nothing more', () => {
+  const followers = new HealthFollowers(() => undefined);
+  const first = cluster('svc');
+  const f1 = followers.follow(first.c);
+  const [h] = newHosts(9000);
+  f1.setHosts([h]);
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, 0]], passed: [h.key] });
+  assert.deepEqual(first.passed, [h.key]);
+  assert.deepEqual(first.changed, [h.key]);
+
+  // A CDS update: a new cluster of the same name follows; the old one stops.
+  const second = cluster('svc');
+  const f2 = followers.follow(second.c);
+  f2.setHosts(newHosts(9000));
+  f1.stop();
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, FAILED]], passed: [] });
+  assert.deepEqual(first.changed, [h.key], 'the stopped follower was not told again');
+  assert.deepEqual(second.changed, [h.key]);
+  f2.stop();
+});
+
+test('healthReport lists every checked host with its active-HC flags only', () => {
+  const [h1, h2, h3] = newHosts(1, 2, 3);
+  h1.healthFlags = FAILED | HealthFlag.FAILED_EDS_HEALTH;
+  h3.healthCheckConfig = { disableActiveHealthCheck: true } as Host['healthCheckConfig'];
+  assert.deepEqual(healthReport('c', [h1, h2, h3], ['x']), { cluster: 'c', hosts: [[h1.key, FAILED], [h2.key, FAILED | PENDING]], passed: ['x'] });
+});
+
+test('traffic on a followed cluster is reported to the primary once per cluster name', async () => {
+  const sent: string[] = [];
+  const followers = new HealthFollowers((name) => sent.push(name));
+  const quiet = cluster('quiet');
+  const busy = cluster('busy');
+  const fq = followers.follow(quiet.c);
+  const fb = followers.follow(busy.c);
+  busy.c.traffic = true;
+  await new Promise((r) => setTimeout(r, 1_200));
+  assert.deepEqual(sent, ['busy']);
+  // The same name again (a CDS update): already reported.
+  fb.stop();
+  const again = cluster('busy', true);
+  const fa = followers.follow(again.c);
+  quiet.c.traffic = true;
+  await new Promise((r) => setTimeout(r, 1_200));
+  assert.deepEqual(sent, ['busy', 'quiet']);
+  fq.stop();
+  fa.stop();
+});
