@@ -10,6 +10,7 @@ import * as assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { connectTcp, httpRequest, startProxy, waitFor, type Proxy } from './harness';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 
 interface Backend {
   port: number;
@@ -95,29 +96,9 @@ describe('byte counters of the HTTP connection manager and its pools', () => {
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }`;
     proxy = await startProxy(`
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+${ADMIN_YAML}
 static_resources:
-  listeners:
-  - name: http
-    address: { socket_address: { address: 127.0.0.1, port_value: \${HTTP_LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: http
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: /h2/ }
-                route: { cluster: h2 }
-              - match: { prefix: / }
-                route: { cluster: h1 }
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  listeners:${hcmListenerYaml('http', 'HTTP_LISTENER_PORT', 'http', routeYaml('/h2/', 'h2') + routeYaml('/', 'h1'))}
   clusters:${cluster('h1', h1.port)}${cluster(
     'h2',
     h2.port,

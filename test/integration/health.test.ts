@@ -14,6 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { FIXTURES, freePort, httpRequest, startProxy, trackResource, waitFor, type Proxy } from './harness';
 import { startControlPlane, type ControlPlane } from './xds_helpers';
 import { startBackend, type Backend } from './health_backend';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 
 /** A TCP server answering `reply` to every `PING` it reads. */
 function startTcpPong(reply: string): Promise<number> {
@@ -110,30 +111,10 @@ describe('active health checks and outlier detection (static clusters)', () => {
     p3.health = 503;
     [pong, nope] = await Promise.all([startTcpPong('PONG'), startTcpPong('NOPE')]);
     [grpcOk, grpcDown] = await Promise.all([startGrpcHealth({ svc: 'SERVING' }), startGrpcHealth({ svc: 'NOT_SERVING' })]);
-    const route = (prefix: string, c: string) => `
-              - match: { prefix: "${prefix}" }
-                route: { cluster: ${c} }`;
     const yaml = `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } }
+${ADMIN_YAML}
 static_resources:
-  listeners:
-  - name: http
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: hc
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:${route('/hc', 'hc')}${route('/panic0', 'nopanic')}${route('/panic', 'panic')}${route('/od', 'od')}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'hc', routeYaml('/hc', 'hc') + routeYaml('/panic0', 'nopanic') + routeYaml('/panic', 'panic') + routeYaml('/od', 'od'))}
   - name: tcp
     address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_TCP_PORT} } }
     filter_chains:
@@ -294,7 +275,7 @@ describe('EDS health_status and active checks over xDS', () => {
     cp = await startControlPlane(mesh([lbe(a.port, 'HEALTHY'), lbe(b.port, 'UNHEALTHY'), lbe(c.port, 'DEGRADED')], [lbe(a.port), lbe(b.port)]));
     proxy = await startProxy(`
 node: { id: hc-node, cluster: test }
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+${ADMIN_YAML}
 dynamic_resources:
   ads_config:
     api_type: GRPC

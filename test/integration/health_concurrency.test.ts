@@ -10,6 +10,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { exec, httpRequest, sleep, startProxy, waitFor, type Proxy } from './harness';
 import { startBackend, type Backend } from './health_backend';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 
 const INTERVAL_S = 0.2;
 const NO_TRAFFIC_INTERVAL_S = 1;
@@ -23,28 +24,9 @@ describe('active health checks with --concurrency 2', () => {
     const ep = (port: number) => `
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }`;
     const yaml = `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } }
+${ADMIN_YAML}
 static_resources:
-  listeners:
-  - name: http
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: hcc
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: hc }
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'hcc', routeYaml('/', 'hc'))}
   clusters:
   - name: hc
     connect_timeout: 1s

@@ -14,6 +14,7 @@ import { Ring } from '../../src/upstream/lb/ring_hash';
 import { normalizeWeights } from '../../src/upstream/lb/thread_aware';
 import { h64, xxh64String } from '../../src/upstream/lb/xxhash64';
 import { httpRequest, startHttpBackend, startProxy, trackResource, type HttpBackend, type Proxy } from './harness';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 
 const ep = (port: number, extra = '') => `
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }${extra}`;
@@ -68,35 +69,14 @@ describe('load balancing policies and hash policies', () => {
     [a, b, c] = await Promise.all([startHttpBackend('a'), startHttpBackend('b'), startHttpBackend('c')]);
     slowPort = await startSlow('slow', 100);
     tcp = await Promise.all(['t1', 't2', 't3'].map(startTcpNamed));
-    const route = (prefix: string, clusterName: string, hash = '') => `
-              - match: { prefix: "${prefix}" }
-                route:
-                  cluster: ${clusterName}${hash}`;
     const headerHash = `
                   hash_policy: [{ header: { header_name: x-user } }]`;
     const cookieHash = `
                   hash_policy: [{ cookie: { name: sticky, ttl: 3600s, path: / } }]`;
     const yaml = `
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } }
+${ADMIN_YAML}
 static_resources:
-  listeners:
-  - name: http
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: lb
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:${route('/wrr', 'weighted')}${route('/lr', 'least')}${route('/ring', 'ring', headerHash)}${route('/maglev', 'maglev', headerHash)}${route('/sticky', 'ring', cookieHash)}${route('/prio100', 'prio100')}${route('/prio', 'prio')}${route('/panic', 'panic')}${route('/nopanic', 'nopanic')}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'lb', routeYaml('/wrr', 'weighted') + routeYaml('/lr', 'least') + routeYaml('/ring', 'ring', headerHash) + routeYaml('/maglev', 'maglev', headerHash) + routeYaml('/sticky', 'ring', cookieHash) + routeYaml('/prio100', 'prio100') + routeYaml('/prio', 'prio') + routeYaml('/panic', 'panic') + routeYaml('/nopanic', 'nopanic'))}
   - name: tcp
     address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_TCP_PORT} } }
     filter_chains:

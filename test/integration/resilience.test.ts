@@ -10,6 +10,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { readFixture, sleep, startHttpBackend, startProxy, trackResource, waitFor, type Proxy } from './harness';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 
 // ---------------------------------------------------------------- scripted backends
 
@@ -439,34 +440,15 @@ describe('a backend killed mid-load, with retry_on connect-failure,reset,5xx', (
     const a = await startHttpBackend('a');
     const b = await startHttpBackend('b');
     const p = await startProxy(`
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+${ADMIN_YAML}
 static_resources:
-  listeners:
-  - name: http_in
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: kill
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route:
-                  cluster: pair
+  listeners:${hcmListenerYaml('http_in', 'LISTENER_PORT', 'kill', routeYaml('/', 'pair', `
                   retry_policy:
                     retry_on: connect-failure,reset,5xx
                     num_retries: 3
                     retry_host_predicate:
                     - name: envoy.retry_host_predicates.previous_hosts
-                      typed_config: { "@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate }
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+                      typed_config: { "@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate }`))}
   clusters:
   - name: pair
     connect_timeout: 1s
