@@ -110,7 +110,11 @@ export class Cluster {
   ) {
     this.stats = new ClusterStats(store, config.name);
     if (config.healthChecks.length > 0) {
-      this.activeHealth = shared.followers !== undefined ? this.followHealth(shared.followers) : this.checkHealth(config, store, shared.publisher);
+      // Only STATIC and EDS hosts are the same in every process (from the one config or xDS
+      // stream); DNS answers may differ per process and ORIGINAL_DST hosts are made per worker,
+      // so a worker checks those clusters itself.
+      const follow = shared.followers !== undefined && (config.type === 'STATIC' || config.type === 'EDS');
+      this.activeHealth = follow ? this.followHealth(shared.followers!) : this.checkHealth(config, store, shared.publisher);
       if (previous?.activeHealth) {
         this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & ACTIVE_HC_FLAGS]));
       }

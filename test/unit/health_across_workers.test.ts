@@ -5,6 +5,9 @@
 // as processes, is test/integration/health_concurrency.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeBootstrap, parseConfigText } from '../../src/config/bootstrap';
+import { StatsStore } from '../../src/telemetry/stats';
+import { Cluster } from '../../src/upstream/cluster';
 import { ACTIVE_HC_FLAGS, HealthFollowers, healthReport, type FollowingCluster } from '../../src/upstream/health/across_workers';
 import { HealthFlag, Host } from '../../src/upstream/host';
 
@@ -118,4 +121,24 @@ test('traffic on a followed cluster is reported to the primary once per cluster 
   assert.deepEqual(sent, ['busy', 'quiet']);
   fq.stop();
   fa.stop();
+});
+
+test('a worker follows the primary for STATIC and EDS clusters, and checks DNS clusters itself', () => {
+  const yaml = (type: string) => `
+static_resources:
+  clusters:
+  - name: c_${type.toLowerCase()}
+    type: ${type}
+    connect_timeout: 1s
+    health_checks: [{ timeout: 1s, interval: 60s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }]
+    load_assignment:
+      cluster_name: c
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } }] }]`;
+  const followers = new HealthFollowers(() => undefined);
+  const made = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'].map((t) => {
+    const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
+    return new Cluster(cfg, new StatsStore(), false, undefined, { followers });
+  });
+  assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, false, false]);
+  for (const c of made) c.destroy();
 });

@@ -3,6 +3,8 @@
 // same with processes: the primary's config server (which holds every cluster but carries no
 // traffic) runs the checks, and sends each change to the workers; a worker's clusters run no
 // checks of their own and take the active-HC flags the primary reports (HealthFollower).
+// That holds for STATIC and EDS clusters, whose hosts are the same in every process; a worker
+// checks its STRICT_DNS, LOGICAL_DNS and ORIGINAL_DST clusters itself (see Cluster).
 // What a check interval depends on, whether the cluster has carried traffic, is only known in
 // the workers: each tells the primary once per cluster name, the first time it sees traffic.
 // Outlier detection stays in each worker (it is fed by that worker's requests); a check that
@@ -70,6 +72,11 @@ export class HealthFollowers {
     this.live.set(cluster.name, f);
     if (!this.trafficSent.has(cluster.name)) this.trafficPoll.ensure();
     return f;
+  }
+
+  /** Whether a cluster of this name takes its health from the primary. */
+  isFollowing(name: string): boolean {
+    return this.live.has(name);
   }
 
   /** @internal */
