@@ -235,7 +235,9 @@ static_resources:
   });
 });
 
-describe('EDS health_status and active checks over xDS', () => {
+// Once in one process, and once with --concurrency 2, where the primary runs the checks and the
+// workers apply its verdicts (a removed host that fails its check must leave every worker).
+for (const concurrency of [1, 2]) describe(`EDS health_status and active checks over xDS (--concurrency ${concurrency})`, () => {
   let a: Backend, b: Backend, c: Backend, d: Backend;
   let cp: ControlPlane;
   let proxy: Proxy;
@@ -292,7 +294,7 @@ static_resources:
     load_assignment:
       cluster_name: xds
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${cp.adsPort} } } } }] }]
-`, { vars: { LISTENER_PORT: listenerPort } });
+`, { vars: { LISTENER_PORT: listenerPort }, concurrency });
   });
   after(async () => undefined);
 

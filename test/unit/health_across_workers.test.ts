@@ -1,14 +1,16 @@
 // A --concurrency worker's view of active health (src/upstream/health/across_workers.ts):
 // the primary's reports applied to the worker's hosts, the cluster's initialization waiting
 // for a verdict on every host, reports that arrive before the cluster exists, and the
-// once-per-cluster traffic report back to the primary. (The whole path, primary and workers
+// once-per-cluster traffic report back to the primary, a removed host leaving a worker, and
+// what the checking side publishes. (The whole path, primary and workers
 // as processes, is test/integration/health_concurrency.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { decodeBootstrap, parseConfigText } from '../../src/config/bootstrap';
 import { StatsStore } from '../../src/telemetry/stats';
 import { Cluster } from '../../src/upstream/cluster';
-import { ACTIVE_HC_FLAGS, HealthFollowers, healthReport, type FollowingCluster } from '../../src/upstream/health/across_workers';
+import { ACTIVE_HC_FLAGS, HealthFollowers, healthReport, type FollowingCluster, type HealthReport } from '../../src/upstream/health/across_workers';
 import { HealthFlag, Host } from '../../src/upstream/host';
 
 const FAILED = HealthFlag.FAILED_ACTIVE_HC;
@@ -141,4 +143,54 @@ static_resources:
   });
   assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, false, false]);
   for (const c of made) c.destroy();
+});
+
+/** A STATIC cluster `name` with TCP health checks every 0.1 s on `ports` (127.0.0.1). */
+function checkedCluster(name: string, ports: number[], shared: ConstructorParameters<typeof Cluster>[4]): Cluster {
+  const eps = ports.map((p) => `{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p} } } } }`).join(', ');
+  const cfg = decodeBootstrap(parseConfigText(`
+static_resources:
+  clusters:
+  - name: ${name}
+    type: STATIC
+    connect_timeout: 1s
+    health_checks: [{ timeout: 1s, interval: 0.1s, no_traffic_interval: 0.1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }]
+    load_assignment:
+      cluster_name: ${name}
+      endpoints: [{ lb_endpoints: [${eps}] }]`, 'b.yaml'), 'b.yaml').clusters[0];
+  return new Cluster(cfg, new StatsStore(), false, undefined, shared);
+}
+
+test('a host removed while passing its checks leaves the worker when the primary reports it failed', () => {
+  const followers = new HealthFollowers(() => undefined);
+  const c = checkedCluster('gone', [7001, 7002], { followers });
+  const [a, b] = c.hosts;
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, 0]], passed: [] });
+  c.setHosts([new Host('127.0.0.1', 7001, 1, 'HEALTHY', 0, undefined)]); // b is no longer in the assignment
+  assert.deepEqual(c.hosts.map((h) => [h.key, h.healthFlags]), [[a.key, 0], [b.key, HealthFlag.PENDING_DYNAMIC_REMOVAL]]);
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, FAILED]], passed: [] });
+  assert.deepEqual(c.hosts.map((h) => h.key), [a.key]);
+  c.destroy();
+});
+
+test('the checking side publishes a failing host awaiting removal before it removes it', async () => {
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const live = (server.address() as net.AddressInfo).port;
+  const reports: HealthReport[] = [];
+  const c = checkedCluster('pub', [live], { publisher: { publish: (r) => reports.push(r), hadTraffic: () => false } });
+  try {
+    await c.initialHealthChecks();
+    const h = c.hosts[0];
+    assert.deepEqual(reports.at(-1)?.hosts, [[h.key, 0]], 'the first pass is published');
+    c.setHosts([]); // removed from the assignment while it passes: kept, pending removal
+    assert.equal(c.hosts.length, 1);
+    await new Promise<void>((r) => server.close(() => r())); // now its checks fail
+    for (let i = 0; i < 50 && c.hosts.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.hosts.length, 0, 'removed once it failed');
+    assert.deepEqual(reports.at(-1)?.hosts, [[h.key, FAILED]], 'the workers were told it failed, so they remove it too');
+  } finally {
+    c.destroy();
+    server.close();
+  }
 });
