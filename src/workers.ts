@@ -220,15 +220,19 @@ class PrimaryHost implements AdminHost {
     for (const s of snaps) {
       for (const x of s.stats) {
         const cur = sums.get(x.name);
-        if (cur) cur.value += x.value;
+        // A cluster's membership gauges describe its hosts, which every worker holds: the
+        // proxy's value is one worker's (the largest), not their sum.
+        if (cur) cur.value = MEMBERSHIP_GAUGE.test(x.name) ? Math.max(cur.value, x.value) : cur.value + x.value;
         else sums.set(x.name, { value: x.value, kind: x.kind });
       }
     }
-    // Kept once for the whole proxy, as on Envoy's main thread: the health checkers' stats (the
-    // workers run no checks) and each cluster's membership gauges (every worker holds the same
-    // hosts, so a sum would count each host once per worker).
-    for (const x of this.config.stats.snapshot()) {
-      if (x.name.includes('.health_check.') || MEMBERSHIP_GAUGE.test(x.name)) sums.set(x.name, { value: x.value, kind: x.kind });
+    // Health checks the primary runs for every worker: their stats are the primary's.
+    const shared = new Set(this.config.clusterManager.all().filter((c) => c.healthShared).map((c) => c.config.name));
+    if (shared.size > 0) {
+      for (const x of this.config.stats.snapshot()) {
+        const i = x.name.lastIndexOf('.health_check.');
+        if (i > 8 && x.name.startsWith('cluster.') && shared.has(x.name.slice(8, i))) sums.set(x.name, { value: x.value, kind: x.kind });
+      }
     }
     for (const [name, x] of sums) (x.kind === 'counter' ? this.stats.counter(name) : this.stats.gauge(name)).value = x.value;
     // Per host of the config server's clusters: the workers' counters summed.

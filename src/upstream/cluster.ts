@@ -91,6 +91,8 @@ export class Cluster {
    * worker a HealthFollower of the primary's checker; null without active health checking.
    */
   private readonly activeHealth: ActiveHealth | null = null;
+  /** --concurrency: the primary checks this cluster's hosts for every worker (its health_check.* stats are the primary's). */
+  readonly healthShared: boolean;
   /** outlier_detection; null when not configured. */
   readonly outlierDetector: OutlierDetector | null = null;
   /**
@@ -109,12 +111,14 @@ export class Cluster {
     shared: SharedHealth = {},
   ) {
     this.stats = new ClusterStats(store, config.name);
-    if (config.healthChecks.length > 0) {
-      // Only STATIC and EDS hosts are the same in every process (from the one config or xDS
-      // stream); DNS answers may differ per process and ORIGINAL_DST hosts are made per worker,
-      // so a worker checks those clusters itself.
-      const follow = shared.followers !== undefined && (config.type === 'STATIC' || config.type === 'EDS');
-      this.activeHealth = follow ? this.followHealth(shared.followers!) : this.checkHealth(config, store, shared.publisher);
+    // Only STATIC and EDS hosts are the same in every process (from the one config or xDS
+    // stream); DNS answers may differ per process and ORIGINAL_DST hosts are made per worker,
+    // so with --concurrency the workers check those clusters themselves and the primary not.
+    const shareable = config.type === 'STATIC' || config.type === 'EDS';
+    const multiProcess = shared.followers !== undefined || shared.publisher !== undefined;
+    this.healthShared = config.healthChecks.length > 0 && shareable && multiProcess;
+    if (config.healthChecks.length > 0 && (shareable || shared.publisher === undefined)) {
+      this.activeHealth = shareable && shared.followers !== undefined ? this.followHealth(shared.followers) : this.checkHealth(config, store, shared.publisher);
       if (previous?.activeHealth) {
         this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & ACTIVE_HC_FLAGS]));
       }

@@ -125,7 +125,7 @@ test('traffic on a followed cluster is reported to the primary once per cluster 
   fa.stop();
 });
 
-test('a worker follows the primary for STATIC and EDS clusters, and checks DNS clusters itself', () => {
+test('STATIC and EDS clusters are checked by the primary for the workers; DNS clusters by each worker', () => {
   const yaml = (type: string) => `
 static_resources:
   clusters:
@@ -142,7 +142,18 @@ static_resources:
     return new Cluster(cfg, new StatsStore(), false, undefined, { followers });
   });
   assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, false, false]);
+  assert.deepEqual(made.map((c) => c.healthShared), [true, false, false]);
   for (const c of made) c.destroy();
+  // The primary's side: it checks the STATIC cluster for the workers, and leaves the DNS ones to them.
+  const publisher = { publish: () => undefined, hadTraffic: () => false };
+  const primary = ['STATIC', 'STRICT_DNS'].map((t) => {
+    const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
+    return new Cluster(cfg, new StatsStore(), false, undefined, { publisher });
+  });
+  assert.deepEqual(primary.map((c) => c.healthShared), [true, false]);
+  assert.notEqual(primary[0].activeHealthReport(), null);
+  assert.equal(primary[1].activeHealthReport(), null, 'no checks of its own in the primary');
+  for (const c of primary) c.destroy();
 });
 
 /** A STATIC cluster `name` with TCP health checks every 0.1 s on `ports` (127.0.0.1). */
