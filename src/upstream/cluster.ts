@@ -21,7 +21,7 @@ import { OriginalDstHosts } from './original_dst';
 import { sourceKey, type UpstreamSource } from './source';
 import type { ConnectionPool } from './pool';
 import { HealthChecker } from './health/checker';
-import { ACTIVE_HC_FLAGS, healthReport, type HealthFollower, type HealthFollowers, type HealthPublisher, type HealthReport } from './health/across_workers';
+import { ACTIVE_HC_FLAGS, healthReport, HealthPublishBatch, type HealthFollower, type HealthFollowers, type HealthPublisher, type HealthReport } from './health/across_workers';
 import { OutlierDetector } from './outlier/detector';
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -229,18 +229,19 @@ export class Cluster {
 
   /** Runs the checks here; a publisher (the primary's config server) gets every change and, with outlier detection, every pass. */
   private checkHealth(config: ClusterConfig, store: StatsStore, publisher: HealthPublisher | undefined): HealthChecker {
-    const publish = publisher === undefined ? null : (passed: string[]) => publisher.publish(healthReport(config.name, this.hosts, passed));
+    const batch = publisher === undefined ? null : new HealthPublishBatch(config.name, publisher);
     return new HealthChecker(config.healthChecks[0], {
       name: config.name,
       hadTraffic: publisher === undefined ? () => this.stats.upstream_cx_total.value > 0 : () => publisher.hadTraffic(config.name),
       onHealthChanged: (h) => {
-        // Published first: a failing host awaiting removal is still listed, so the workers remove it too.
-        publish?.([]);
+        // Noted first, with the flags as they are now: a failing host awaiting removal goes
+        // out with its verdict, so the workers remove it too.
+        batch?.changed(h);
         this.onActiveHealthChanged(h);
       },
       onCheckPassed: (h) => {
         this.outlierDetector?.onActiveCheckPassed(h);
-        if (publish !== null && config.outlier !== undefined) publish([h.key]);
+        if (config.outlier !== undefined) batch?.passed(h);
       },
     }, store);
   }

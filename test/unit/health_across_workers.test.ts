@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { decodeBootstrap, parseConfigText } from '../../src/config/bootstrap';
 import { StatsStore } from '../../src/telemetry/stats';
 import { Cluster } from '../../src/upstream/cluster';
-import { ACTIVE_HC_FLAGS, HealthFollowers, healthReport, type FollowingCluster, type HealthReport } from '../../src/upstream/health/across_workers';
+import { ACTIVE_HC_FLAGS, HealthFollowers, HealthPublishBatch, healthReport, type FollowingCluster, type HealthReport } from '../../src/upstream/health/across_workers';
 import { HealthFlag, Host } from '../../src/upstream/host';
 
 const FAILED = HealthFlag.FAILED_ACTIVE_HC;
@@ -50,13 +50,13 @@ test('reports set the active-HC flags of the hosts they name; initialization wai
   const init = f.initialized();
   assert.equal(await settled(init), false);
 
-  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0]], passed: [] });
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0]], full: false, passed: [] });
   assert.equal(h1.healthFlags, HealthFlag.FAILED_OUTLIER_CHECK);
   assert.equal(h2.healthFlags & ACTIVE_HC_FLAGS, FAILED | PENDING);
   assert.deepEqual(changed, [h1.key]);
   assert.equal(await settled(init), false, 'h2 has no verdict yet');
 
-  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0], [h2.key, FAILED]], passed: [] });
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0], [h2.key, FAILED]], full: false, passed: [] });
   assert.equal(h2.healthFlags, FAILED);
   assert.deepEqual(changed, [h1.key, h2.key], 'only hosts whose flags changed are reported to the cluster');
   assert.equal(await settled(init), true);
@@ -66,7 +66,7 @@ test('reports set the active-HC flags of the hosts they name; initialization wai
 test('a report that comes before the cluster is applied when its hosts are set, without callbacks', () => {
   const followers = new HealthFollowers(() => undefined);
   const [h1, h2] = newHosts(8001, 8002);
-  followers.deliver({ cluster: 'api', hosts: [[h1.key, HealthFlag.DEGRADED_ACTIVE_HC]], passed: [] });
+  followers.deliver({ cluster: 'api', hosts: [[h1.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false, passed: [] });
   const { c, changed } = cluster('api');
   const f = followers.follow(c);
   f.setHosts([h1, h2]);
@@ -82,7 +82,7 @@ test('passed checks reach the cluster (outlier un-ejection); a replaced follower
   const f1 = followers.follow(first.c);
   const [h] = newHosts(9000);
   f1.setHosts([h]);
-  followers.deliver({ cluster: 'svc', hosts: [[h.key, 0]], passed: [h.key] });
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, 0]], full: false, passed: [h.key] });
   assert.deepEqual(first.passed, [h.key]);
   assert.deepEqual(first.changed, [h.key]);
 
@@ -91,17 +91,17 @@ test('passed checks reach the cluster (outlier un-ejection); a replaced follower
   const f2 = followers.follow(second.c);
   f2.setHosts(newHosts(9000));
   f1.stop();
-  followers.deliver({ cluster: 'svc', hosts: [[h.key, FAILED]], passed: [] });
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, FAILED]], full: false, passed: [] });
   assert.deepEqual(first.changed, [h.key], 'the stopped follower was not told again');
   assert.deepEqual(second.changed, [h.key]);
   f2.stop();
 });
 
-test('healthReport lists every checked host with its active-HC flags only', () => {
+test('a full report lists every checked host with its active-HC flags only', () => {
   const [h1, h2, h3] = newHosts(1, 2, 3);
   h1.healthFlags = FAILED | HealthFlag.FAILED_EDS_HEALTH;
   h3.healthCheckConfig = { disableActiveHealthCheck: true } as Host['healthCheckConfig'];
-  assert.deepEqual(healthReport('c', [h1, h2, h3], ['x']), { cluster: 'c', hosts: [[h1.key, FAILED], [h2.key, FAILED | PENDING]], passed: ['x'] });
+  assert.deepEqual(healthReport('c', [h1, h2, h3]), { cluster: 'c', hosts: [[h1.key, FAILED], [h2.key, FAILED | PENDING]], full: true, passed: [] });
 });
 
 test('traffic on a followed cluster is reported to the primary once per cluster name', async () => {
@@ -176,10 +176,10 @@ test('a host removed while passing its checks leaves the worker when the primary
   const followers = new HealthFollowers(() => undefined);
   const c = checkedCluster('gone', [7001, 7002], { followers });
   const [a, b] = c.hosts;
-  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, 0]], passed: [] });
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, 0]], full: false, passed: [] });
   c.setHosts([new Host('127.0.0.1', 7001, 1, 'HEALTHY', 0, undefined)]); // b is no longer in the assignment
   assert.deepEqual(c.hosts.map((h) => [h.key, h.healthFlags]), [[a.key, 0], [b.key, HealthFlag.PENDING_DYNAMIC_REMOVAL]]);
-  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, FAILED]], passed: [] });
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, FAILED]], full: false, passed: [] });
   assert.deepEqual(c.hosts.map((h) => h.key), [a.key]);
   c.destroy();
 });
@@ -192,16 +192,48 @@ test('the checking side publishes a failing host awaiting removal before it remo
   const c = checkedCluster('pub', [live], { publisher: { publish: (r) => reports.push(r), hadTraffic: () => false } });
   try {
     await c.initialHealthChecks();
+    await new Promise((r) => setImmediate(r)); // changes go out at the end of the loop's turn
     const h = c.hosts[0];
-    assert.deepEqual(reports.at(-1)?.hosts, [[h.key, 0]], 'the first pass is published');
+    assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: false, passed: [] }, 'the first pass is published');
     c.setHosts([]); // removed from the assignment while it passes: kept, pending removal
     assert.equal(c.hosts.length, 1);
     await new Promise<void>((r) => server.close(() => r())); // now its checks fail
     for (let i = 0; i < 50 && c.hosts.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.hosts.length, 0, 'removed once it failed');
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(reports.at(-1)?.hosts, [[h.key, FAILED]], 'the workers were told it failed, so they remove it too');
   } finally {
     c.destroy();
     server.close();
   }
+});
+
+test('deltas add up, a full report replaces; the checking side sends one delta per turn of the loop', async () => {
+  const followers = new HealthFollowers(() => undefined);
+  const [h1, h2] = newHosts(8101, 8102);
+  followers.deliver({ cluster: 'd', hosts: [[h1.key, 0]], full: false, passed: [] });
+  followers.deliver({ cluster: 'd', hosts: [[h2.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false, passed: [] });
+  const f = followers.follow(cluster('d').c);
+  f.setHosts([h1, h2]);
+  assert.deepEqual([h1.healthFlags, h2.healthFlags], [0, HealthFlag.DEGRADED_ACTIVE_HC]);
+  f.stop();
+  followers.deliver({ cluster: 'd', hosts: [[h1.key, FAILED]], full: true, passed: [] });
+  const [n1, n2] = newHosts(8101, 8102);
+  const g = followers.follow(cluster('d').c);
+  g.setHosts([n1, n2]);
+  assert.deepEqual([n1.healthFlags, n2.healthFlags], [FAILED, FAILED | PENDING], 'the full report dropped what came before');
+  g.stop();
+
+  const sent: HealthReport[] = [];
+  const batch = new HealthPublishBatch('d', { publish: (r) => sent.push(r), hadTraffic: () => false });
+  const [p1, p2] = newHosts(8201, 8202);
+  p1.healthFlags = 0;
+  batch.changed(p1);
+  batch.changed(p2);
+  batch.passed(p1);
+  p1.healthFlags = FAILED; // later changes in the same turn are noted again before it ends
+  batch.changed(p1);
+  assert.equal(sent.length, 0, 'nothing goes out before the turn ends');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent, [{ cluster: 'd', hosts: [[p1.key, FAILED], [p2.key, FAILED | PENDING]], full: false, passed: [p1.key] }]);
 });

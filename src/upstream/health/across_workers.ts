@@ -15,12 +15,18 @@ import { HealthFlag, type Host } from '../host';
 /** The flags active health checking owns. */
 export const ACTIVE_HC_FLAGS = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.DEGRADED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
 
-/** One cluster's active-HC state as the primary sends it. */
+/**
+ * One cluster's active-HC state as the primary sends it: in full when a worker joins, then
+ * as the hosts that changed, gathered over one turn of the event loop (so that a round of
+ * checks over many hosts costs one message, not one per host with every host in it).
+ */
 export interface HealthReport {
   cluster: string;
-  /** Every checked host: [host key, its active-HC flags]. */
+  /** Every checked host (full) or the ones that changed: [host key, its active-HC flags]. */
   hosts: Array<[string, number]>;
-  /** Hosts whose check just passed (only for clusters with outlier detection). */
+  /** True when `hosts` is the cluster's whole state (it replaces what the worker had). */
+  full: boolean;
+  /** Hosts whose check passed (only for clusters with outlier detection). */
   passed: string[];
 }
 
@@ -31,11 +37,56 @@ export interface HealthPublisher {
   hadTraffic(cluster: string): boolean;
 }
 
-/** A report of a checking cluster's hosts. */
-export function healthReport(cluster: string, hosts: readonly Host[], passed: string[] = []): HealthReport {
+/** The whole active-HC state of a checking cluster's hosts. */
+export function healthReport(cluster: string, hosts: readonly Host[]): HealthReport {
   const out: Array<[string, number]> = [];
   for (const h of hosts) if (!h.healthCheckConfig?.disableActiveHealthCheck) out.push([h.key, h.healthFlags & ACTIVE_HC_FLAGS]);
-  return { cluster, hosts: out, passed };
+  return { cluster, hosts: out, full: true, passed: [] };
+}
+
+/**
+ * The checking side of one cluster: changes and passes are noted as they happen (the flags
+ * as they are then, so a host removed right after still goes out with its verdict) and
+ * published together once the event loop's turn ends.
+ */
+export class HealthPublishBatch {
+  private readonly changes = new Map<string, number>();
+  private readonly passes = new Set<string>();
+  private scheduled = false;
+
+  constructor(
+    private readonly cluster: string,
+    private readonly publisher: HealthPublisher,
+  ) {}
+
+  changed(h: Host): void {
+    this.changes.set(h.key, h.healthFlags & ACTIVE_HC_FLAGS);
+    this.schedule();
+  }
+
+  passed(h: Host): void {
+    this.passes.add(h.key);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(publishBatch, this);
+  }
+
+  /** @internal */
+  flush(): void {
+    this.scheduled = false;
+    if (this.changes.size === 0 && this.passes.size === 0) return;
+    this.publisher.publish({ cluster: this.cluster, hosts: [...this.changes], full: false, passed: [...this.passes] });
+    this.changes.clear();
+    this.passes.clear();
+  }
+}
+
+function publishBatch(b: HealthPublishBatch): void {
+  b.flush();
 }
 
 /** A worker's cluster as its HealthFollower sees it. */
@@ -52,7 +103,8 @@ const TRAFFIC_POLL_MS = 1000;
 
 /** In a worker: the latest report per cluster name, and the clusters that follow them. */
 export class HealthFollowers {
-  private readonly latest = new Map<string, HealthReport>();
+  /** Per cluster name: host key → the active-HC flags the primary last reported. */
+  private readonly latest = new Map<string, Map<string, number>>();
   private readonly live = new Map<string, HealthFollower>();
   /** Cluster names whose traffic was reported to the primary (stats persist by name, so once is enough). */
   private readonly trafficSent = new Set<string>();
@@ -61,10 +113,16 @@ export class HealthFollowers {
   /** @param sendTraffic tells the primary that a cluster of this name carried traffic. */
   constructor(private readonly sendTraffic: (cluster: string) => void) {}
 
-  /** A report from the primary: kept for clusters made later, applied to the one following it now. */
+  /**
+   * A report from the primary: kept for clusters made later, applied to the one following it
+   * now. (A host EDS removes keeps its entry; if it comes back, the primary's first check of
+   * it, which a returning host gets, reports it again.)
+   */
   deliver(r: HealthReport): void {
-    this.latest.set(r.cluster, r);
-    this.live.get(r.cluster)?.apply(r, true);
+    let m = this.latest.get(r.cluster);
+    if (m === undefined || r.full) this.latest.set(r.cluster, (m = new Map()));
+    for (const [k, f] of r.hosts) m.set(k, f);
+    this.live.get(r.cluster)?.apply(new Map(r.hosts), r.passed, true);
   }
 
   follow(cluster: FollowingCluster): HealthFollower {
@@ -80,7 +138,7 @@ export class HealthFollowers {
   }
 
   /** @internal */
-  reportFor(name: string): HealthReport | undefined {
+  reportFor(name: string): Map<string, number> | undefined {
     return this.latest.get(name);
   }
 
@@ -118,14 +176,13 @@ export class HealthFollower {
   setHosts(hosts: readonly Host[]): void {
     this.hosts = hosts;
     const r = this.followers.reportFor(this.cluster.name);
-    if (r !== undefined) this.apply(r, false);
+    if (r !== undefined) this.apply(r, [], false);
     else this.settle();
   }
 
-  /** Applies a report to the hosts it names; hosts it does not name keep their flags. */
-  apply(r: HealthReport, notify: boolean): void {
+  /** Applies reported flags to the hosts they name (others keep theirs), and passed checks. */
+  apply(flags: ReadonlyMap<string, number>, passed: readonly string[], notify: boolean): void {
     if (this.stopped) return;
-    const flags = new Map(r.hosts);
     const changed: Host[] = [];
     for (const h of this.hosts) {
       const f = flags.get(h.key);
@@ -137,9 +194,9 @@ export class HealthFollower {
     }
     if (notify) {
       for (const h of changed) this.cluster.onHealthChanged(h);
-      if (r.passed.length > 0) {
-        const passed = new Set(r.passed);
-        for (const h of this.hosts) if (passed.has(h.key)) this.cluster.onCheckPassed(h);
+      if (passed.length > 0) {
+        const keys = new Set(passed);
+        for (const h of this.hosts) if (keys.has(h.key)) this.cluster.onCheckPassed(h);
       }
     }
     this.settle();
