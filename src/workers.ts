@@ -10,8 +10,10 @@
 // snapshot of everything accepted so far. /config_dump, /clusters, /listeners and /ready
 // in the primary come from the config server (host counters summed from the workers).
 //
-// Active health checks, likewise, run once: in the config server's clusters, whose every
-// verdict goes to the workers; the workers run no checks (src/upstream/health/across_workers.ts).
+// Active health checks and outlier detection, likewise, run once: in the config server's
+// clusters, whose every verdict goes to the workers; the workers run no checks and send their
+// requests' results to the primary's detectors (src/upstream/health/across_workers.ts,
+// src/upstream/outlier/across_workers.ts).
 import cluster, { type Worker } from 'node:cluster';
 import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
@@ -20,6 +22,7 @@ import { log, type Level } from './log';
 import { SwitchyardServer, type ServerOptions } from './server';
 import { StatsStore } from './telemetry/stats';
 import { HealthFollowers, type HealthReport } from './upstream/health/across_workers';
+import type { OutlierEvents } from './upstream/outlier/across_workers';
 import { Host, HostStats } from './upstream/host';
 import { RelaySource, toWire, type WireUpdate } from './xds/relay';
 
@@ -39,7 +42,8 @@ type FromWorker =
   | { t: 'hello' }
   | { t: 'ready'; listeners: Record<string, string> }
   | { t: 'snapshot'; id: number; snap: Snapshot }
-  | { t: 'traffic'; cluster: string };
+  | { t: 'traffic'; cluster: string }
+  | { t: 'outlier'; cluster: string; events: OutlierEvents };
 
 const MEMBERSHIP_GAUGE = /^cluster\..+\.membership_(total|healthy)$/;
 
@@ -48,8 +52,12 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
   log.tag = `worker ${cluster.worker?.id ?? '?'}`;
   const relay = new RelaySource();
   const send = (m: FromWorker) => process.send!(m);
-  // Active health checks run in the primary; this worker's clusters take its verdicts.
-  const followers = new HealthFollowers((cluster) => send({ t: 'traffic', cluster }));
+  // Active health checks and outlier detection run in the primary; this worker's clusters
+  // take its verdicts and send it their traffic and their outlier results.
+  const followers = new HealthFollowers({
+    traffic: (cluster) => send({ t: 'traffic', cluster }),
+    outliers: (cluster, events) => send({ t: 'outlier', cluster, events }),
+  });
   const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay, sharedHealth: { followers } });
   const bound = () => Object.fromEntries(server.listeners().map((l) => [l.config.name, l.boundAddress]));
   process.on('message', (m: ToWorker) => {
@@ -154,7 +162,7 @@ class PrimaryHost implements AdminHost {
     w.send({ t: 'xds', updates: this.config.xdsManager?.snapshot() ?? [], initial: true } satisfies ToWorker);
     const reports: HealthReport[] = [];
     for (const c of this.config.clusterManager.all()) {
-      const r = c.activeHealthReport();
+      const r = c.sharedStateReport();
       if (r !== null) reports.push(r);
     }
     w.send({ t: 'health', reports } satisfies ToWorker);
@@ -196,6 +204,8 @@ class PrimaryHost implements AdminHost {
       this.maybeLive();
     } else if (m.t === 'traffic') {
       this.traffic.add(m.cluster);
+    } else if (m.t === 'outlier') {
+      this.config.clusterManager.get(m.cluster)?.replayOutliers(m.events);
     } else if (m.t === 'snapshot') {
       const p = this.waiting.get(m.id);
       if (p === undefined) return;
@@ -226,12 +236,14 @@ class PrimaryHost implements AdminHost {
         else sums.set(x.name, { value: x.value, kind: x.kind });
       }
     }
-    // Health checks the primary runs for every worker: their stats are the primary's.
-    const shared = new Set(this.config.clusterManager.all().filter((c) => c.healthShared).map((c) => c.config.name));
+    // Health checks and outlier detection the primary runs for every worker: their stats are the primary's.
+    const shared = new Map(this.config.clusterManager.all().filter((c) => c.stateShared).map((c) => [c.config.name, c]));
     if (shared.size > 0) {
       for (const x of this.config.stats.snapshot()) {
-        const i = x.name.lastIndexOf('.health_check.');
-        if (i > 8 && x.name.startsWith('cluster.') && shared.has(x.name.slice(8, i))) sums.set(x.name, { value: x.value, kind: x.kind });
+        if (!x.name.startsWith('cluster.')) continue;
+        let i = x.name.lastIndexOf('.health_check.');
+        if (i < 0) i = x.name.lastIndexOf('.outlier_detection.');
+        if (i > 8 && shared.has(x.name.slice(8, i))) sums.set(x.name, { value: x.value, kind: x.kind });
       }
     }
     for (const [name, x] of sums) (x.kind === 'counter' ? this.stats.counter(name) : this.stats.gauge(name)).value = x.value;
@@ -249,6 +261,15 @@ class PrimaryHost implements AdminHost {
           if (agg === undefined) continue;
           agg.healthFlags = h.healthFlags;
           for (const k of Object.keys(h.stats) as (keyof HostStats)[]) agg.stats[k] += h.stats[k];
+        }
+      }
+      // A shared cluster's flags and success rates are the primary's (the workers mirror the flags).
+      if (shared.has(c.config.name)) {
+        for (const h of c.hosts) {
+          const agg = byKey.get(h.key);
+          if (agg === undefined) continue;
+          agg.healthFlags = h.healthFlags;
+          agg.outlier = h.outlier;
         }
       }
       hosts.set(c.config.name, [...byKey.values()]);

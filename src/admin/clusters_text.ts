@@ -83,8 +83,8 @@ export function clustersText(views: ClusterView[]): string {
       lines.push(`${pre}canary::false`);
       lines.push(`${pre}priority::${h.priority}`);
       // The last outlier-detection sweep's success rates; -1 when there is no figure (as Envoy).
-      lines.push(`${pre}success_rate::${h.outlier?.external.rate ?? -1}`);
-      lines.push(`${pre}local_origin_success_rate::${h.outlier?.localOrigin.rate ?? -1}`);
+      lines.push(`${pre}success_rate::${h.outlier?.external?.rate ?? -1}`);
+      lines.push(`${pre}local_origin_success_rate::${h.outlier?.localOrigin?.rate ?? -1}`);
     }
   }
   return lines.length ? lines.join('\n') + '\n' : '';
@@ -140,8 +140,8 @@ function hostStatusJson(h: Host): Json {
   put(out, 'hostname', h.hostname);
   put(out, 'priority', h.priority);
   put(out, 'locality', locality);
-  const sr = h.outlier?.external.rate ?? -1;
-  const lsr = h.outlier?.localOrigin.rate ?? -1;
+  const sr = h.outlier?.external?.rate ?? -1;
+  const lsr = h.outlier?.localOrigin?.rate ?? -1;
   if (sr >= 0) out.success_rate = { value: sr };
   if (lsr >= 0) out.local_origin_success_rate = { value: lsr };
   return out;

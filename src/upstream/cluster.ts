@@ -22,6 +22,7 @@ import { sourceKey, type UpstreamSource } from './source';
 import type { ConnectionPool } from './pool';
 import { HealthChecker } from './health/checker';
 import { ACTIVE_HC_FLAGS, healthReport, HealthPublishBatch, type HealthFollower, type HealthFollowers, type HealthPublisher, type HealthReport } from './health/across_workers';
+import { replayOutlierEvents, type OutlierEvents, type OutlierForwarder } from './outlier/across_workers';
 import { OutlierDetector } from './outlier/detector';
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -91,10 +92,18 @@ export class Cluster {
    * worker a HealthFollower of the primary's checker; null without active health checking.
    */
   private readonly activeHealth: ActiveHealth | null = null;
-  /** --concurrency: the primary checks this cluster's hosts for every worker (its health_check.* stats are the primary's). */
-  readonly healthShared: boolean;
-  /** outlier_detection; null when not configured. */
+  /**
+   * --concurrency: the primary keeps this cluster's active-HC and outlier state for every
+   * worker (STATIC and EDS clusters with either); its health_check.* and outlier_detection.*
+   * stats are the primary's.
+   */
+  readonly stateShared: boolean;
+  /** In a worker, for a shared cluster: the host flags the primary reports. */
+  private readonly follower: HealthFollower | null = null;
+  /** outlier_detection; null when not configured (or, in a worker, when the primary runs it). */
   readonly outlierDetector: OutlierDetector | null = null;
+  /** In a worker, for a shared cluster with outlier_detection: the results go to the primary's detector. */
+  private readonly outlierForwarder: OutlierForwarder | null = null;
   /**
    * Active-HC flags of the hosts of the cluster this one replaces (a CDS update): a host that
    * remains keeps its health instead of starting over as failed (see setHosts).
@@ -114,17 +123,29 @@ export class Cluster {
     // Only STATIC and EDS hosts are the same in every process (from the one config or xDS
     // stream); DNS answers may differ per process and ORIGINAL_DST hosts are made per worker,
     // so with --concurrency the workers check those clusters themselves and the primary not.
+    const hasHc = config.healthChecks.length > 0;
     const shareable = config.type === 'STATIC' || config.type === 'EDS';
-    const multiProcess = shared.followers !== undefined || shared.publisher !== undefined;
-    this.healthShared = config.healthChecks.length > 0 && shareable && multiProcess;
-    if (config.healthChecks.length > 0 && (shareable || shared.publisher === undefined)) {
-      this.activeHealth = shareable && shared.followers !== undefined ? this.followHealth(shared.followers) : this.checkHealth(config, store, shared.publisher);
+    const inPrimary = shared.publisher !== undefined;
+    this.stateShared = shareable && (inPrimary || shared.followers !== undefined) && (hasHc || config.outlier !== undefined);
+    const batch = this.stateShared && inPrimary ? new HealthPublishBatch(config.name, shared.publisher!) : null;
+    if (this.stateShared && shared.followers !== undefined) this.follower = this.follow(shared.followers);
+    if (hasHc && (shareable || !inPrimary)) {
+      this.activeHealth = this.follower ?? this.checkHealth(config, store, batch, shared.publisher);
       if (previous?.activeHealth) {
         this.inherited = new Map(previous.hosts.map((h) => [h.key, h.healthFlags & ACTIVE_HC_FLAGS]));
       }
     }
-    if (config.outlier !== undefined) {
-      this.outlierDetector = new OutlierDetector(config.outlier, { name: config.name, onOutlierChanged: () => this.rebuild() }, store);
+    if (config.outlier !== undefined && (shareable || !inPrimary)) {
+      if (this.follower !== null) this.outlierForwarder = shared.followers!.forwardOutliers(config.name);
+      else {
+        this.outlierDetector = new OutlierDetector(config.outlier, {
+          name: config.name,
+          onOutlierChanged: (h) => {
+            batch?.changed(h);
+            this.rebuild();
+          },
+        }, store);
+      }
     }
     this.resources = new ClusterResources(config.circuitBreakers ?? { default: defaultThresholds(), high: defaultThresholds() }, store, config.name);
     this.settings = {
@@ -221,15 +242,18 @@ export class Cluster {
       return o;
     });
     if (retained.length > 0) this.hosts.push(...retained);
-    hc?.setHosts(this.hosts);
+    (this.follower ?? hc)?.setHosts(this.hosts);
     this.outlierDetector?.setHosts(this.hosts);
+    this.outlierForwarder?.setHosts(this.hosts);
     this.rebuild();
     this.stats.membership_change.inc();
   }
 
-  /** Runs the checks here; a publisher (the primary's config server) gets every change and, with outlier detection, every pass. */
-  private checkHealth(config: ClusterConfig, store: StatsStore, publisher: HealthPublisher | undefined): HealthChecker {
-    const batch = publisher === undefined ? null : new HealthPublishBatch(config.name, publisher);
+  /**
+   * Runs the checks here. In the primary (a publisher), every change goes into `batch` for the
+   * workers, and the cluster counts as having carried traffic once a worker says it has.
+   */
+  private checkHealth(config: ClusterConfig, store: StatsStore, batch: HealthPublishBatch | null, publisher: HealthPublisher | undefined): HealthChecker {
     return new HealthChecker(config.healthChecks[0], {
       name: config.name,
       hadTraffic: publisher === undefined ? () => this.stats.upstream_cx_total.value > 0 : () => publisher.hadTraffic(config.name),
@@ -239,29 +263,30 @@ export class Cluster {
         batch?.changed(h);
         this.onActiveHealthChanged(h);
       },
-      onCheckPassed: (h) => {
-        this.outlierDetector?.onActiveCheckPassed(h);
-        if (config.outlier !== undefined) batch?.passed(h);
-      },
+      onCheckPassed: (h) => this.outlierDetector?.onActiveCheckPassed(h),
     }, store);
   }
 
-  /** Takes the active-HC verdicts of the primary's checker (a --concurrency worker). */
-  private followHealth(followers: HealthFollowers): HealthFollower {
+  /** Takes the host flags the primary reports (a --concurrency worker). */
+  private follow(followers: HealthFollowers): HealthFollower {
     return followers.follow({
       name: this.config.name,
       hadTraffic: () => this.stats.upstream_cx_total.value > 0,
       onHealthChanged: (h) => this.onActiveHealthChanged(h),
-      onCheckPassed: (h) => this.outlierDetector?.onActiveCheckPassed(h),
     });
   }
 
-  /** The active-HC state of every checked host (the primary sends it to a worker that joins). */
-  activeHealthReport(): HealthReport | null {
-    return this.activeHealth === null ? null : healthReport(this.config.name, this.hosts);
+  /** The flags the primary keeps for the workers, of every host (sent to a worker that joins); null when not shared. */
+  sharedStateReport(): HealthReport | null {
+    return this.stateShared && this.follower === null ? healthReport(this.config.name, this.hosts) : null;
   }
 
-  /** An active health check changed a host: a host awaiting removal that now fails goes; else rebuild. */
+  /** The primary: outlier-detection results a worker forwarded. */
+  replayOutliers(events: OutlierEvents): void {
+    if (this.outlierDetector !== null) replayOutlierEvents(this.hosts, events);
+  }
+
+  /** A host's health changed (a check, or in a worker the primary's report): a host awaiting removal that now fails goes; else rebuild. */
   private onActiveHealthChanged(host: Host): void {
     if (this.closed) return;
     const f = host.healthFlags;
@@ -372,8 +397,9 @@ export class Cluster {
   /** The cluster is being replaced or removed: finish in-flight requests, then close. */
   drain(): void {
     this.closed = true;
-    this.activeHealth?.stop();
+    (this.follower ?? this.activeHealth)?.stop();
     this.outlierDetector?.stop();
+    this.outlierForwarder?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
@@ -383,8 +409,9 @@ export class Cluster {
 
   destroy(): void {
     this.closed = true;
-    this.activeHealth?.stop();
+    (this.follower ?? this.activeHealth)?.stop();
     this.outlierDetector?.stop();
+    this.outlierForwarder?.stop();
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);

@@ -2,7 +2,7 @@
 import type { EndpointConfig, HealthStatus } from '../config/types';
 import type { ConnectionPool } from './pool';
 import type { EndpointHealthCheckConfig } from './health/config';
-import type { HostMonitor } from './outlier/host_monitor';
+import type { OutlierSink } from './outlier/host_monitor';
 
 /** Health flags as Envoy prints them in /clusters (health_flags). */
 export const enum HealthFlag {
@@ -44,8 +44,8 @@ export class Host {
   hashKey: string | undefined;
   /** endpoint.health_check_config: another port or Host for active checks, or none. */
   healthCheckConfig: EndpointHealthCheckConfig | undefined;
-  /** The outlier detector's monitor of this host (null: no outlier_detection); the router reports results to it. */
-  outlier: HostMonitor | null = null;
+  /** Where the router reports this host's results: its outlier detector's monitor, or in a --concurrency worker a forwarder to the primary's (null: no outlier_detection). */
+  outlier: OutlierSink | null = null;
 
   constructor(
     readonly address: string,

@@ -15,6 +15,61 @@ import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
 const INTERVAL_S = 0.2;
 const NO_TRAFFIC_INTERVAL_S = 1;
 
+/** `n` requests, each on a connection of its own, `parallel` at a time: which backend answered each. */
+async function answers(proxy: Proxy, n: number, parallel = 1): Promise<string[]> {
+  const out: string[] = [];
+  const one = async (i: number) => {
+    const r = await httpRequest(`http://127.0.0.1:${proxy.port('LISTENER_PORT')}/x/${i}`);
+    out.push(r.status === 200 ? String(r.headers['x-backend']) : `status ${r.status}`);
+  };
+  const lanes = Array.from({ length: parallel }, async (_, lane) => {
+    for (let i = lane; i < n; i += parallel) await one(i);
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+/** The PIDs that own the proxy's connections to `backend` whose client ports are `ports` (ss -tnp). */
+async function ownersOf(backend: Backend, ports: number[]): Promise<Set<number>> {
+  const r = await exec('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${backend.port}`], { timeoutMs: 10_000 });
+  const want = new Set(ports);
+  const pids = new Set<number>();
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    const m = /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+\s+users:\(\("[^"]*",pid=(\d+),/.exec(line);
+    if (m !== null && want.has(Number(m[1]))) pids.add(Number(m[2]));
+  }
+  return pids;
+}
+
+/**
+ * Batches of requests (fresh connections, four at a time) until the connections on which
+ * they reached `backend` belong to both worker processes, three batches at most: every
+ * answer, and the PIDs seen.
+ */
+async function throughBothWorkers(proxy: Proxy, backend: Backend): Promise<{ answers: string[]; owners: Set<number> }> {
+  const all: string[] = [];
+  const owners = new Set<number>();
+  for (let batch = 0; batch < 3 && owners.size < 2; batch++) {
+    const from = backend.clientPorts.length;
+    all.push(...(await answers(proxy, 40, 4)));
+    for (const pid of await ownersOf(backend, backend.clientPorts.slice(from))) owners.add(pid);
+  }
+  return { answers: all, owners };
+}
+
+async function stat(proxy: Proxy, name: string): Promise<number> {
+  const r = await proxy.admin('/stats');
+  const m = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(r.body);
+  return m === null ? NaN : Number(m[1]);
+}
+
+/** A host's health_flags in /clusters. */
+async function healthFlags(proxy: Proxy, cluster: string, port: number): Promise<string> {
+  const r = await proxy.admin('/clusters');
+  const line = r.body.split('\n').find((l) => l.startsWith(`${cluster}::127.0.0.1:${port}::health_flags::`));
+  return line?.split('::')[3] ?? '(no line)';
+}
+
 describe('active health checks with --concurrency 2', () => {
   let a: Backend, b: Backend;
   let proxy: Proxy;
@@ -53,60 +108,6 @@ static_resources:
     return backend.checks.length - before;
   }
 
-  /** `n` requests, each on a connection of its own, `parallel` at a time: which backend answered each. */
-  async function answers(n: number, parallel = 1): Promise<string[]> {
-    const out: string[] = [];
-    const one = async (i: number) => {
-      const r = await httpRequest(`http://127.0.0.1:${proxy.port('LISTENER_PORT')}/x/${i}`);
-      out.push(r.status === 200 ? String(r.headers['x-backend']) : `status ${r.status}`);
-    };
-    const lanes = Array.from({ length: parallel }, async (_, lane) => {
-      for (let i = lane; i < n; i += parallel) await one(i);
-    });
-    await Promise.all(lanes);
-    return out;
-  }
-
-  /** The PIDs that own the proxy's connections to `backend` whose client ports are `ports` (ss -tnp). */
-  async function ownersOf(backend: Backend, ports: number[]): Promise<Set<number>> {
-    const r = await exec('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${backend.port}`], { timeoutMs: 10_000 });
-    const want = new Set(ports);
-    const pids = new Set<number>();
-    for (const line of r.stdout.toString('utf8').split('\n')) {
-      const m = /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+\s+users:\(\("[^"]*",pid=(\d+),/.exec(line);
-      if (m !== null && want.has(Number(m[1]))) pids.add(Number(m[2]));
-    }
-    return pids;
-  }
-
-  /**
-   * Batches of requests (fresh connections, four at a time) until the connections on which
-   * they reached `backend` belong to both worker processes, three batches at most: every
-   * answer, and the PIDs seen.
-   */
-  async function throughBothWorkers(backend: Backend): Promise<{ answers: string[]; owners: Set<number> }> {
-    const all: string[] = [];
-    const owners = new Set<number>();
-    for (let batch = 0; batch < 3 && owners.size < 2; batch++) {
-      const from = backend.clientPorts.length;
-      all.push(...(await answers(40, 4)));
-      for (const pid of await ownersOf(backend, backend.clientPorts.slice(from))) owners.add(pid);
-    }
-    return { answers: all, owners };
-  }
-
-  async function stat(name: string): Promise<number> {
-    const r = await proxy.admin('/stats');
-    const m = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(r.body);
-    return m === null ? NaN : Number(m[1]);
-  }
-
-  async function healthFlags(port: number): Promise<string> {
-    const r = await proxy.admin('/clusters');
-    const line = r.body.split('\n').find((l) => l.startsWith(`hc::127.0.0.1:${port}::health_flags::`));
-    return line?.split('::')[3] ?? '(no line)';
-  }
-
   test('before any traffic each host is checked once per no_traffic_interval, not once per process', async () => {
     // One checker: about 3 checks in 3 s; one per process (primary and two workers) would be ~9.
     const seconds = 3;
@@ -114,12 +115,12 @@ static_resources:
     assert.ok(n >= 1 && n <= seconds / NO_TRAFFIC_INTERVAL_S + 2, `checks of backend a in ${seconds} s: ${n}`);
     // The checker's counters are the proxy's, and match what the backends saw.
     const seen = a.checks.length + b.checks.length;
-    const attempts = await stat('cluster.hc.health_check.attempt');
+    const attempts = await stat(proxy, 'cluster.hc.health_check.attempt');
     assert.ok(Math.abs(attempts - seen) <= 2, `health_check.attempt ${attempts}, checks the backends saw ${seen}`);
   });
 
   test('traffic through the workers switches the checks to interval', async () => {
-    const got = await answers(20);
+    const got = await answers(proxy, 20);
     assert.deepEqual(got.filter((x) => x !== 'a' && x !== 'b'), [], `answers: ${got.join(' ')}`);
     // No worker has ever run a check here: the primary learns of the traffic from the
     // workers (within a second), and its next check is scheduled with interval.
@@ -130,18 +131,59 @@ static_resources:
 
   test('a host that fails its check is taken out by both workers, and comes back in both', async () => {
     a.health = 503;
-    await waitFor('a marked /failed_active_hc', async () => (await healthFlags(a.port)).includes('/failed_active_hc'), { attempts: 50 });
-    assert.equal(await healthFlags(b.port), 'healthy');
-    const down = await throughBothWorkers(b);
+    await waitFor('a marked /failed_active_hc', async () => (await healthFlags(proxy, 'hc', a.port)).includes('/failed_active_hc'), { attempts: 50 });
+    assert.equal(await healthFlags(proxy, 'hc', b.port), 'healthy');
+    const down = await throughBothWorkers(proxy, b);
     assert.deepEqual(down.answers.filter((x) => x !== 'b'), [], `every request should go to b: ${down.answers.join(' ')}`);
     assert.equal(down.owners.size, 2, `the requests that reached b came from worker processes ${[...down.owners].join(', ')}`);
-    assert.equal(await stat('cluster.hc.membership_healthy'), 1, 'one healthy host, counted once for the proxy');
+    assert.equal(await stat(proxy, 'cluster.hc.membership_healthy'), 1, 'one healthy host, counted once for the proxy');
 
     a.health = 200;
-    await waitFor('a healthy again', async () => (await healthFlags(a.port)) === 'healthy', { attempts: 50 });
-    const back = await throughBothWorkers(a);
+    await waitFor('a healthy again', async () => (await healthFlags(proxy, 'hc', a.port)) === 'healthy', { attempts: 50 });
+    const back = await throughBothWorkers(proxy, a);
     assert.ok(back.answers.includes('a'), `a should take part again: ${back.answers.join(' ')}`);
     assert.equal(back.owners.size, 2, `the requests that reached a came from worker processes ${[...back.owners].join(', ')}`);
-    assert.equal(await stat('cluster.hc.membership_healthy'), 2);
+    assert.equal(await stat(proxy, 'cluster.hc.membership_healthy'), 2);
+  });
+});
+
+describe('outlier detection with --concurrency 2', () => {
+  let good: Backend, bad: Backend;
+  let proxy: Proxy;
+
+  before(async () => {
+    [good, bad] = await Promise.all([startBackend('good'), startBackend('bad', 500)]);
+    proxy = await startProxy(`
+${ADMIN_YAML}
+static_resources:
+  listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'odc', routeYaml('/', 'od'))}
+  clusters:
+  - name: od
+    connect_timeout: 1s
+    type: STATIC
+    outlier_detection: { consecutive_5xx: 3, interval: 10s, base_ejection_time: 60s, max_ejection_percent: 50 }
+    load_assignment:
+      cluster_name: od
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${good.port} } } }
+        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${bad.port} } } }`, { concurrency: 2 });
+  });
+
+  test('a host answering 5xx is ejected once, on the errors of both workers, and both stop sending to it', async () => {
+    // Requests through both workers until the primary's detector has ejected `bad`.
+    await waitFor('bad ejected', async () => {
+      await answers(proxy, 8, 4);
+      return (await stat(proxy, 'cluster.od.outlier_detection.ejections_active')) >= 1;
+    }, { attempts: 20, intervalMs: 0 });
+    assert.match(await healthFlags(proxy, 'od', bad.port), /\/failed_outlier_check/);
+    // From now on both workers send everything to `good` (a worker still counting on its
+    // own would send some to `bad` until its own count reached consecutive_5xx).
+    const after = await throughBothWorkers(proxy, good);
+    assert.deepEqual(after.answers.filter((x) => x !== 'good'), [], `every request should go to good: ${after.answers.join(' ')}`);
+    assert.equal(after.owners.size, 2, `the requests that reached good came from worker processes ${[...after.owners].join(', ')}`);
+    // One detector for the proxy: one ejection (one per worker would make two).
+    assert.equal(await stat(proxy, 'cluster.od.outlier_detection.ejections_enforced_total'), 1);
+    assert.equal(await stat(proxy, 'cluster.od.outlier_detection.ejections_active'), 1);
   });
 });

@@ -27,36 +27,36 @@ function newHosts(...ports: number[]): Host[] {
 
 function cluster(name: string, traffic = false) {
   const changed: string[] = [];
-  const passed: string[] = [];
   const c: FollowingCluster & { traffic: boolean } = {
     name,
     traffic,
     hadTraffic: () => c.traffic,
     onHealthChanged: (h) => changed.push(h.key),
-    onCheckPassed: (h) => passed.push(h.key),
   };
-  return { c, changed, passed };
+  return { c, changed };
 }
+
+const NO_PRIMARY = { traffic: () => undefined, outliers: () => undefined };
 
 const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20))]);
 
-test('reports set the active-HC flags of the hosts they name; initialization waits for every host', async () => {
-  const followers = new HealthFollowers(() => undefined);
+test('reports set the primary-kept flags of the hosts they name; initialization waits for every host', async () => {
+  const followers = new HealthFollowers(NO_PRIMARY);
   const { c, changed } = cluster('web');
   const f = followers.follow(c);
   const [h1, h2] = newHosts(8001, 8002);
-  h1.healthFlags |= HealthFlag.FAILED_OUTLIER_CHECK; // not active HC's: must survive the reports
+  h1.healthFlags |= HealthFlag.FAILED_EDS_HEALTH; // not one the primary keeps: must survive the reports
   f.setHosts([h1, h2]);
   const init = f.initialized();
   assert.equal(await settled(init), false);
 
-  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0]], full: false, passed: [] });
-  assert.equal(h1.healthFlags, HealthFlag.FAILED_OUTLIER_CHECK);
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0]], full: false });
+  assert.equal(h1.healthFlags, HealthFlag.FAILED_EDS_HEALTH);
   assert.equal(h2.healthFlags & ACTIVE_HC_FLAGS, FAILED | PENDING);
   assert.deepEqual(changed, [h1.key]);
   assert.equal(await settled(init), false, 'h2 has no verdict yet');
 
-  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0], [h2.key, FAILED]], full: false, passed: [] });
+  followers.deliver({ cluster: 'web', hosts: [[h1.key, 0], [h2.key, FAILED]], full: false });
   assert.equal(h2.healthFlags, FAILED);
   assert.deepEqual(changed, [h1.key, h2.key], 'only hosts whose flags changed are reported to the cluster');
   assert.equal(await settled(init), true);
@@ -64,9 +64,9 @@ test('reports set the active-HC flags of the hosts they name; initialization wai
 });
 
 test('a report that comes before the cluster is applied when its hosts are set, without callbacks', () => {
-  const followers = new HealthFollowers(() => undefined);
+  const followers = new HealthFollowers(NO_PRIMARY);
   const [h1, h2] = newHosts(8001, 8002);
-  followers.deliver({ cluster: 'api', hosts: [[h1.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false, passed: [] });
+  followers.deliver({ cluster: 'api', hosts: [[h1.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false });
   const { c, changed } = cluster('api');
   const f = followers.follow(c);
   f.setHosts([h1, h2]);
@@ -76,14 +76,13 @@ test('a report that comes before the cluster is applied when its hosts are set, 
   f.stop();
 });
 
-test('passed checks reach the cluster (outlier un-ejection); a replaced follower gets nothing more', () => {
-  const followers = new HealthFollowers(() => undefined);
+test('a replaced follower (a CDS update) gets nothing more', () => {
+  const followers = new HealthFollowers(NO_PRIMARY);
   const first = cluster('svc');
   const f1 = followers.follow(first.c);
   const [h] = newHosts(9000);
   f1.setHosts([h]);
-  followers.deliver({ cluster: 'svc', hosts: [[h.key, 0]], full: false, passed: [h.key] });
-  assert.deepEqual(first.passed, [h.key]);
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, 0]], full: false });
   assert.deepEqual(first.changed, [h.key]);
 
   // A CDS update: a new cluster of the same name follows; the old one stops.
@@ -91,22 +90,22 @@ test('passed checks reach the cluster (outlier un-ejection); a replaced follower
   const f2 = followers.follow(second.c);
   f2.setHosts(newHosts(9000));
   f1.stop();
-  followers.deliver({ cluster: 'svc', hosts: [[h.key, FAILED]], full: false, passed: [] });
+  followers.deliver({ cluster: 'svc', hosts: [[h.key, FAILED]], full: false });
   assert.deepEqual(first.changed, [h.key], 'the stopped follower was not told again');
   assert.deepEqual(second.changed, [h.key]);
   f2.stop();
 });
 
-test('a full report lists every checked host with its active-HC flags only', () => {
+test('a full report lists every host with the flags the primary keeps (active HC, outlier ejection) only', () => {
   const [h1, h2, h3] = newHosts(1, 2, 3);
   h1.healthFlags = FAILED | HealthFlag.FAILED_EDS_HEALTH;
-  h3.healthCheckConfig = { disableActiveHealthCheck: true } as Host['healthCheckConfig'];
-  assert.deepEqual(healthReport('c', [h1, h2, h3]), { cluster: 'c', hosts: [[h1.key, FAILED], [h2.key, FAILED | PENDING]], full: true, passed: [] });
+  h3.healthFlags = HealthFlag.FAILED_OUTLIER_CHECK | HealthFlag.DEGRADED_EDS_HEALTH;
+  assert.deepEqual(healthReport('c', [h1, h2, h3]), { cluster: 'c', hosts: [[h1.key, FAILED], [h2.key, FAILED | PENDING], [h3.key, HealthFlag.FAILED_OUTLIER_CHECK]], full: true });
 });
 
 test('traffic on a followed cluster is reported to the primary once per cluster name', async () => {
   const sent: string[] = [];
-  const followers = new HealthFollowers((name) => sent.push(name));
+  const followers = new HealthFollowers({ traffic: (name) => sent.push(name), outliers: () => undefined });
   const quiet = cluster('quiet');
   const busy = cluster('busy');
   const fq = followers.follow(quiet.c);
@@ -136,13 +135,13 @@ static_resources:
     load_assignment:
       cluster_name: c
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } }] }]`;
-  const followers = new HealthFollowers(() => undefined);
+  const followers = new HealthFollowers(NO_PRIMARY);
   const made = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'].map((t) => {
     const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
     return new Cluster(cfg, new StatsStore(), false, undefined, { followers });
   });
   assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, false, false]);
-  assert.deepEqual(made.map((c) => c.healthShared), [true, false, false]);
+  assert.deepEqual(made.map((c) => c.stateShared), [true, false, false]);
   for (const c of made) c.destroy();
   // The primary's side: it checks the STATIC cluster for the workers, and leaves the DNS ones to them.
   const publisher = { publish: () => undefined, hadTraffic: () => false };
@@ -150,9 +149,9 @@ static_resources:
     const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
     return new Cluster(cfg, new StatsStore(), false, undefined, { publisher });
   });
-  assert.deepEqual(primary.map((c) => c.healthShared), [true, false]);
-  assert.notEqual(primary[0].activeHealthReport(), null);
-  assert.equal(primary[1].activeHealthReport(), null, 'no checks of its own in the primary');
+  assert.deepEqual(primary.map((c) => c.stateShared), [true, false]);
+  assert.notEqual(primary[0].sharedStateReport(), null);
+  assert.equal(primary[1].sharedStateReport(), null, 'no checks of its own in the primary');
   for (const c of primary) c.destroy();
 });
 
@@ -173,13 +172,13 @@ static_resources:
 }
 
 test('a host removed while passing its checks leaves the worker when the primary reports it failed', () => {
-  const followers = new HealthFollowers(() => undefined);
+  const followers = new HealthFollowers(NO_PRIMARY);
   const c = checkedCluster('gone', [7001, 7002], { followers });
   const [a, b] = c.hosts;
-  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, 0]], full: false, passed: [] });
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, 0]], full: false });
   c.setHosts([new Host('127.0.0.1', 7001, 1, 'HEALTHY', 0, undefined)]); // b is no longer in the assignment
   assert.deepEqual(c.hosts.map((h) => [h.key, h.healthFlags]), [[a.key, 0], [b.key, HealthFlag.PENDING_DYNAMIC_REMOVAL]]);
-  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, FAILED]], full: false, passed: [] });
+  followers.deliver({ cluster: 'gone', hosts: [[a.key, 0], [b.key, FAILED]], full: false });
   assert.deepEqual(c.hosts.map((h) => h.key), [a.key]);
   c.destroy();
 });
@@ -194,7 +193,7 @@ test('the checking side publishes a failing host awaiting removal before it remo
     await c.initialHealthChecks();
     await new Promise((r) => setImmediate(r)); // changes go out at the end of the loop's turn
     const h = c.hosts[0];
-    assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: false, passed: [] }, 'the first pass is published');
+    assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: false }, 'the first pass is published');
     c.setHosts([]); // removed from the assignment while it passes: kept, pending removal
     assert.equal(c.hosts.length, 1);
     await new Promise<void>((r) => server.close(() => r())); // now its checks fail
@@ -209,15 +208,15 @@ test('the checking side publishes a failing host awaiting removal before it remo
 });
 
 test('deltas add up, a full report replaces; the checking side sends one delta per turn of the loop', async () => {
-  const followers = new HealthFollowers(() => undefined);
+  const followers = new HealthFollowers(NO_PRIMARY);
   const [h1, h2] = newHosts(8101, 8102);
-  followers.deliver({ cluster: 'd', hosts: [[h1.key, 0]], full: false, passed: [] });
-  followers.deliver({ cluster: 'd', hosts: [[h2.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false, passed: [] });
+  followers.deliver({ cluster: 'd', hosts: [[h1.key, 0]], full: false });
+  followers.deliver({ cluster: 'd', hosts: [[h2.key, HealthFlag.DEGRADED_ACTIVE_HC]], full: false });
   const f = followers.follow(cluster('d').c);
   f.setHosts([h1, h2]);
   assert.deepEqual([h1.healthFlags, h2.healthFlags], [0, HealthFlag.DEGRADED_ACTIVE_HC]);
   f.stop();
-  followers.deliver({ cluster: 'd', hosts: [[h1.key, FAILED]], full: true, passed: [] });
+  followers.deliver({ cluster: 'd', hosts: [[h1.key, FAILED]], full: true });
   const [n1, n2] = newHosts(8101, 8102);
   const g = followers.follow(cluster('d').c);
   g.setHosts([n1, n2]);
@@ -230,10 +229,9 @@ test('deltas add up, a full report replaces; the checking side sends one delta p
   p1.healthFlags = 0;
   batch.changed(p1);
   batch.changed(p2);
-  batch.passed(p1);
   p1.healthFlags = FAILED; // later changes in the same turn are noted again before it ends
   batch.changed(p1);
   assert.equal(sent.length, 0, 'nothing goes out before the turn ends');
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(sent, [{ cluster: 'd', hosts: [[p1.key, FAILED], [p2.key, FAILED | PENDING]], full: false, passed: [p1.key] }]);
+  assert.deepEqual(sent, [{ cluster: 'd', hosts: [[p1.key, FAILED], [p2.key, FAILED | PENDING]], full: false }]);
 });

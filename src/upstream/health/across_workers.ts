@@ -7,27 +7,29 @@
 // checks its STRICT_DNS, LOGICAL_DNS and ORIGINAL_DST clusters itself (see Cluster).
 // What a check interval depends on, whether the cluster has carried traffic, is only known in
 // the workers: each tells the primary once per cluster name, the first time it sees traffic.
-// Outlier detection stays in each worker (it is fed by that worker's requests); a check that
-// passes is sent along when the cluster has outlier detection, to un-eject the host there.
+// Outlier detection is shared the same way (outlier/across_workers.ts): the workers send their
+// results to the primary, and its ejections come back here as FAILED_OUTLIER_CHECK.
 import { LazyInterval } from '../../util/lazy_interval';
 import { HealthFlag, type Host } from '../host';
+import { OutlierForwarder, type OutlierEvents } from '../outlier/across_workers';
 
 /** The flags active health checking owns. */
 export const ACTIVE_HC_FLAGS = HealthFlag.FAILED_ACTIVE_HC | HealthFlag.DEGRADED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
 
+/** The flags the primary sets for the workers: active health checking's and outlier detection's. */
+export const PRIMARY_FLAGS = ACTIVE_HC_FLAGS | HealthFlag.FAILED_OUTLIER_CHECK;
+
 /**
- * One cluster's active-HC state as the primary sends it: in full when a worker joins, then
- * as the hosts that changed, gathered over one turn of the event loop (so that a round of
- * checks over many hosts costs one message, not one per host with every host in it).
+ * One cluster's host flags as the primary sends them (PRIMARY_FLAGS): in full when a worker
+ * joins, then as the hosts that changed, gathered over one turn of the event loop (so that a
+ * round of checks over many hosts costs one message, not one per host with every host in it).
  */
 export interface HealthReport {
   cluster: string;
-  /** Every checked host (full) or the ones that changed: [host key, its active-HC flags]. */
+  /** Every host (full) or the ones that changed: [host key, its PRIMARY_FLAGS]. */
   hosts: Array<[string, number]>;
   /** True when `hosts` is the cluster's whole state (it replaces what the worker had). */
   full: boolean;
-  /** Hosts whose check passed (only for clusters with outlier detection). */
-  passed: string[];
 }
 
 /** The checking side (the primary's config server): where its clusters send their state. */
@@ -37,21 +39,20 @@ export interface HealthPublisher {
   hadTraffic(cluster: string): boolean;
 }
 
-/** The whole active-HC state of a checking cluster's hosts. */
+/** The whole state of a cluster's hosts, as the primary holds it. */
 export function healthReport(cluster: string, hosts: readonly Host[]): HealthReport {
   const out: Array<[string, number]> = [];
-  for (const h of hosts) if (!h.healthCheckConfig?.disableActiveHealthCheck) out.push([h.key, h.healthFlags & ACTIVE_HC_FLAGS]);
-  return { cluster, hosts: out, full: true, passed: [] };
+  for (const h of hosts) out.push([h.key, h.healthFlags & PRIMARY_FLAGS]);
+  return { cluster, hosts: out, full: true };
 }
 
 /**
- * The checking side of one cluster: changes and passes are noted as they happen (the flags
- * as they are then, so a host removed right after still goes out with its verdict) and
- * published together once the event loop's turn ends.
+ * The primary's side of one cluster: changes are noted as they happen (the flags as they are
+ * then, so a host removed right after still goes out with its verdict) and published
+ * together once the event loop's turn ends.
  */
 export class HealthPublishBatch {
   private readonly changes = new Map<string, number>();
-  private readonly passes = new Set<string>();
   private scheduled = false;
 
   constructor(
@@ -60,16 +61,7 @@ export class HealthPublishBatch {
   ) {}
 
   changed(h: Host): void {
-    this.changes.set(h.key, h.healthFlags & ACTIVE_HC_FLAGS);
-    this.schedule();
-  }
-
-  passed(h: Host): void {
-    this.passes.add(h.key);
-    this.schedule();
-  }
-
-  private schedule(): void {
+    this.changes.set(h.key, h.healthFlags & PRIMARY_FLAGS);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(publishBatch, this);
@@ -78,10 +70,9 @@ export class HealthPublishBatch {
   /** @internal */
   flush(): void {
     this.scheduled = false;
-    if (this.changes.size === 0 && this.passes.size === 0) return;
-    this.publisher.publish({ cluster: this.cluster, hosts: [...this.changes], full: false, passed: [...this.passes] });
+    if (this.changes.size === 0) return;
+    this.publisher.publish({ cluster: this.cluster, hosts: [...this.changes], full: false });
     this.changes.clear();
-    this.passes.clear();
   }
 }
 
@@ -93,10 +84,16 @@ function publishBatch(b: HealthPublishBatch): void {
 export interface FollowingCluster {
   readonly name: string;
   hadTraffic(): boolean;
-  /** The primary changed `host`'s active-HC flags. */
+  /** The primary changed `host`'s flags (a health verdict, an ejection or a return). */
   onHealthChanged(host: Host): void;
-  /** The primary's check of `host` passed. */
-  onCheckPassed(host: Host): void;
+}
+
+/** What a worker sends the primary. */
+export interface ToPrimary {
+  /** A cluster of this name carried traffic. */
+  traffic(cluster: string): void;
+  /** Outlier-detection results of a cluster's hosts. */
+  outliers(cluster: string, events: OutlierEvents): void;
 }
 
 const TRAFFIC_POLL_MS = 1000;
@@ -110,8 +107,7 @@ export class HealthFollowers {
   private readonly trafficSent = new Set<string>();
   private readonly trafficPoll = new LazyInterval(TRAFFIC_POLL_MS, () => this.pollTraffic());
 
-  /** @param sendTraffic tells the primary that a cluster of this name carried traffic. */
-  constructor(private readonly sendTraffic: (cluster: string) => void) {}
+  constructor(private readonly toPrimary: ToPrimary) {}
 
   /**
    * A report from the primary: kept for clusters made later, applied to the one following it
@@ -122,7 +118,12 @@ export class HealthFollowers {
     let m = this.latest.get(r.cluster);
     if (m === undefined || r.full) this.latest.set(r.cluster, (m = new Map()));
     for (const [k, f] of r.hosts) m.set(k, f);
-    this.live.get(r.cluster)?.apply(new Map(r.hosts), r.passed, true);
+    this.live.get(r.cluster)?.apply(new Map(r.hosts), true);
+  }
+
+  /** A worker cluster's outlier results, for the primary's detector. */
+  forwardOutliers(cluster: string): OutlierForwarder {
+    return new OutlierForwarder(cluster, (c, events) => this.toPrimary.outliers(c, events));
   }
 
   follow(cluster: FollowingCluster): HealthFollower {
@@ -154,14 +155,14 @@ export class HealthFollowers {
       if (this.trafficSent.has(name)) continue;
       if (f.cluster.hadTraffic()) {
         this.trafficSent.add(name);
-        this.sendTraffic(name);
+        this.toPrimary.traffic(name);
       } else waiting = true;
     }
     return waiting;
   }
 }
 
-/** A worker's cluster's active health, as the primary reports it. */
+/** A worker's cluster's host flags (PRIMARY_FLAGS), as the primary reports them. */
 export class HealthFollower {
   private hosts: readonly Host[] = [];
   private waiters: Array<() => void> = [];
@@ -176,29 +177,23 @@ export class HealthFollower {
   setHosts(hosts: readonly Host[]): void {
     this.hosts = hosts;
     const r = this.followers.reportFor(this.cluster.name);
-    if (r !== undefined) this.apply(r, [], false);
+    if (r !== undefined) this.apply(r, false);
     else this.settle();
   }
 
-  /** Applies reported flags to the hosts they name (others keep theirs), and passed checks. */
-  apply(flags: ReadonlyMap<string, number>, passed: readonly string[], notify: boolean): void {
+  /** Applies reported flags to the hosts they name (others keep theirs). */
+  apply(flags: ReadonlyMap<string, number>, notify: boolean): void {
     if (this.stopped) return;
     const changed: Host[] = [];
     for (const h of this.hosts) {
       const f = flags.get(h.key);
-      if (f === undefined || h.healthCheckConfig?.disableActiveHealthCheck) continue;
-      const next = (h.healthFlags & ~ACTIVE_HC_FLAGS) | (f & ACTIVE_HC_FLAGS);
+      if (f === undefined) continue;
+      const next = (h.healthFlags & ~PRIMARY_FLAGS) | (f & PRIMARY_FLAGS);
       if (next === h.healthFlags) continue;
       h.healthFlags = next;
       changed.push(h);
     }
-    if (notify) {
-      for (const h of changed) this.cluster.onHealthChanged(h);
-      if (passed.length > 0) {
-        const keys = new Set(passed);
-        for (const h of this.hosts) if (keys.has(h.key)) this.cluster.onCheckPassed(h);
-      }
-    }
+    if (notify) for (const h of changed) this.cluster.onHealthChanged(h);
     this.settle();
   }
 

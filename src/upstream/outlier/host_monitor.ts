@@ -53,7 +53,16 @@ export class SuccessRateBuckets {
   }
 }
 
-export class HostMonitor {
+/** Where the router and tcp_proxy report a host's results (report.ts): a HostMonitor, or in a --concurrency worker a forwarder to the primary's. */
+export interface OutlierSink {
+  putHttpResponseCode(code: number): void;
+  putResult(r: OutlierResult, code?: number): void;
+  /** The success rates of the last sweep, where the detector runs (shown by /clusters). */
+  readonly external?: { readonly rate: number };
+  readonly localOrigin?: { readonly rate: number };
+}
+
+export class HostMonitor implements OutlierSink {
   consecutive5xxCount = 0;
   consecutiveGatewayCount = 0;
   consecutiveLocalOriginCount = 0;
