@@ -54,8 +54,9 @@ export function supportedLbPolicies(): string[] {
 const SOURCE_POOL_SWEEP_MS = 30_000;
 
 /**
- * With --concurrency > 1 (health/across_workers.ts): the primary's clusters check and
- * publish, the workers' clusters follow. Neither: the cluster checks for itself.
+ * With --concurrency > 1 (health/ and outlier/across_workers.ts): the primary's clusters run
+ * the health checks and the outlier detection and publish their verdicts, the workers'
+ * clusters follow them (and forward their outlier results). Neither: all of it runs here.
  */
 export interface SharedHealth {
   publisher?: HealthPublisher;
