@@ -99,6 +99,8 @@ export class Cluster {
    * stats are the primary's.
    */
   readonly stateShared: boolean;
+  /** In the primary, for a shared cluster: what goes to the workers. */
+  private readonly publishBatch: HealthPublishBatch | null;
   /** In a worker, for a shared cluster: the host flags the primary reports. */
   private readonly follower: HealthFollower | null = null;
   /** outlier_detection; null when not configured (or, in a worker, when the primary runs it). */
@@ -129,6 +131,7 @@ export class Cluster {
     const inPrimary = shared.publisher !== undefined;
     this.stateShared = shareable && (inPrimary || shared.followers !== undefined) && (hasHc || config.outlier !== undefined);
     const batch = this.stateShared && inPrimary ? new HealthPublishBatch(config.name, shared.publisher!) : null;
+    this.publishBatch = batch;
     if (this.stateShared && shared.followers !== undefined) this.follower = this.follow(shared.followers);
     if (hasHc && (shareable || !inPrimary)) {
       this.activeHealth = this.follower ?? this.checkHealth(config, store, batch, shared.publisher);
@@ -248,6 +251,9 @@ export class Cluster {
     this.outlierForwarder?.setHosts(this.hosts);
     this.rebuild();
     this.stats.membership_change.inc();
+    // The workers get the new host list's whole state: flags of hosts that left do not linger
+    // there for a host that comes back (nor for a cluster of the same name made again).
+    this.publishBatch?.full(this.hosts);
   }
 
   /**

@@ -196,6 +196,7 @@ test('the checking side publishes a failing host awaiting removal before it remo
     assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: false }, 'the first pass is published');
     c.setHosts([]); // removed from the assignment while it passes: kept, pending removal
     assert.equal(c.hosts.length, 1);
+    assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: true }, 'a new host list goes out whole');
     await new Promise<void>((r) => server.close(() => r())); // now its checks fail
     for (let i = 0; i < 50 && c.hosts.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(c.hosts.length, 0, 'removed once it failed');

@@ -21,8 +21,9 @@ export const PRIMARY_FLAGS = ACTIVE_HC_FLAGS | HealthFlag.FAILED_OUTLIER_CHECK;
 
 /**
  * One cluster's host flags as the primary sends them (PRIMARY_FLAGS): in full when a worker
- * joins, then as the hosts that changed, gathered over one turn of the event loop (so that a
- * round of checks over many hosts costs one message, not one per host with every host in it).
+ * joins and whenever the cluster's host list changes, else as the hosts that changed, gathered
+ * over one turn of the event loop (so that a round of checks over many hosts costs one
+ * message, not one per host with every host in it).
  */
 export interface HealthReport {
   cluster: string;
@@ -67,6 +68,16 @@ export class HealthPublishBatch {
     setImmediate(publishBatch, this);
   }
 
+  /**
+   * Publishes the whole state now. Changes noted for hosts in it are in it; a change noted for
+   * a host no longer listed (a failing host awaiting removal, just removed) still goes out
+   * after it, so the workers remove that host too.
+   */
+  full(hosts: readonly Host[]): void {
+    for (const h of hosts) this.changes.delete(h.key);
+    this.publisher.publish(healthReport(this.cluster, hosts));
+  }
+
   /** @internal */
   flush(): void {
     this.scheduled = false;
@@ -100,7 +111,7 @@ const TRAFFIC_POLL_MS = 1000;
 
 /** In a worker: the latest report per cluster name, and the clusters that follow them. */
 export class HealthFollowers {
-  /** Per cluster name: host key → the active-HC flags the primary last reported. */
+  /** Per cluster name: host key → the flags (PRIMARY_FLAGS) the primary last reported. */
   private readonly latest = new Map<string, Map<string, number>>();
   private readonly live = new Map<string, HealthFollower>();
   /** Cluster names whose traffic was reported to the primary (stats persist by name, so once is enough). */
@@ -111,8 +122,8 @@ export class HealthFollowers {
 
   /**
    * A report from the primary: kept for clusters made later, applied to the one following it
-   * now. (A host EDS removes keeps its entry; if it comes back, the primary's first check of
-   * it, which a returning host gets, reports it again.)
+   * now. The primary sends the whole state whenever a cluster's host list changes, so entries
+   * of hosts that left do not outlive the next list.
    */
   deliver(r: HealthReport): void {
     let m = this.latest.get(r.cluster);
