@@ -1,9 +1,10 @@
-// Active health checks with --concurrency 2, from the user's side. Envoy runs one health
-// checker per cluster (on its main thread) however many workers it has, and every worker
-// balances on its verdicts; a user coming from Envoy expects the same checks on the wire and
-// the same hosts taken out everywhere. Real backends count the checks they get; requests go
-// in on fresh connections, so both worker processes serve some (shown by the backend seeing
-// them on more than one upstream connection); /stats and /clusters are read from the admin
+// Active health checks and outlier detection with --concurrency 2, from the user's side.
+// Envoy runs one health checker and one outlier detector per cluster (on its main thread)
+// however many workers it has, and every worker balances on their verdicts; a user coming
+// from Envoy expects the same checks on the wire, errors counted over the whole proxy, and the
+// same hosts taken out everywhere. Real backends count the checks they get; requests go in on
+// fresh connections until both worker processes have served some (the PIDs that own the
+// connections that carried them, from `ss -tnp`); /stats and /clusters are read from the admin
 // API. Every wait is bounded; counts of checks are compared with what the configured
 // intervals allow, with wide margins.
 import { before, describe, test } from 'node:test';
