@@ -72,7 +72,8 @@ export function socketBytes(s: { readonly bytesRead: number; readonly bytesWritt
 
 /**
  * Keeps an rx and a tx counter up with one open connection: register it with the store
- * while the connection is open; when it closes, call collectStats() once more and remove it.
+ * while the connection is open, and remove it when the connection closes (which counts its
+ * last bytes).
  */
 export class ByteCounters implements StatsCollector {
   private rxCounted = 0;
@@ -124,7 +125,9 @@ export class StatsStore {
     this.collectors.add(c);
   }
 
+  /** Lets `c` report one last time (a closed connection's last bytes), then stops asking it. */
   removeCollector(c: StatsCollector): void {
+    c.collectStats();
     this.collectors.delete(c);
   }
 

@@ -111,7 +111,6 @@ export class ClusterStats {
   closeBytes(src: ByteSource): void {
     const l = this.live.get(src);
     if (l === undefined) return;
-    l.collectStats();
     this.live.delete(src);
     this.root.removeCollector(l);
   }

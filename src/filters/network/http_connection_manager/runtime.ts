@@ -83,7 +83,6 @@ export class HcmRuntime {
     socket.once('close', () => {
       st.downstream_cx_active.dec();
       st.downstream_cx_destroy.inc();
-      bytes.collectStats();
       this.store.removeCollector(bytes);
     });
     const codec = this.config.codecType;

@@ -289,7 +289,6 @@ class TcpSession implements LbContext, RelayEndListener {
     const relay = this.relay;
     // The last bytes, with the relay's final counts (stop() also frees its pipes and fds).
     if (relay !== null) this.relayCounts ??= relay.stop();
-    this.downBytes.collectStats();
     this.rt.store.removeCollector(this.downBytes);
     this.cluster.stats.closeBytes(this.upBytes);
     if (relay !== null) {
