@@ -285,7 +285,7 @@ export class Cluster {
 
   /** The flags the primary keeps for the workers, of every host (sent to a worker that joins); null when not shared. */
   sharedStateReport(): HealthReport | null {
-    return this.stateShared && this.follower === null ? healthReport(this.config.name, this.hosts) : null;
+    return this.publishBatch === null ? null : healthReport(this.config.name, this.hosts);
   }
 
   /** The primary: outlier-detection results a worker forwarded. */
