@@ -14,7 +14,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { FIXTURES, freePort, httpRequest, startProxy, trackResource, waitFor, type Proxy } from './harness';
 import { startControlPlane, type ControlPlane } from './xds_helpers';
 import { startBackend, type Backend } from './health_backend';
-import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml, tcpProxyListenerYaml } from './bootstrap_yaml';
 
 /** A TCP server answering `reply` to every `PING` it reads. */
 function startTcpPong(reply: string): Promise<number> {
@@ -115,15 +115,7 @@ describe('active health checks and outlier detection (static clusters)', () => {
 ${ADMIN_YAML}
 static_resources:
   listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'hc', routeYaml('/hc', 'hc') + routeYaml('/panic0', 'nopanic') + routeYaml('/panic', 'panic') + routeYaml('/od', 'od'))}
-  - name: tcp
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_TCP_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: tcp
-          cluster: tcp_hc
+${tcpProxyListenerYaml('tcp', 'LISTENER_TCP_PORT', 'tcp', 'tcp_hc')}
   clusters:${cluster('hc', httpHc(), [a.port, b.port])}${cluster('panic', httpHc(), [p1.port, p2.port, p3.port])}${cluster('nopanic', httpHc() + `
     common_lb_config: { healthy_panic_threshold: { value: 0 } }`, [p1.port, p2.port, p3.port])}${cluster('tcp_hc', `    health_checks:
     - timeout: 1s

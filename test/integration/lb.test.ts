@@ -14,7 +14,7 @@ import { Ring } from '../../src/upstream/lb/ring_hash';
 import { normalizeWeights } from '../../src/upstream/lb/thread_aware';
 import { h64, xxh64String } from '../../src/upstream/lb/xxhash64';
 import { httpRequest, startHttpBackend, startProxy, trackResource, type HttpBackend, type Proxy } from './harness';
-import { ADMIN_YAML, hcmListenerYaml, routeYaml } from './bootstrap_yaml';
+import { ADMIN_YAML, hcmListenerYaml, routeYaml, tcpProxyListenerYaml } from './bootstrap_yaml';
 
 const ep = (port: number, extra = '') => `
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } }${extra}`;
@@ -77,16 +77,8 @@ describe('load balancing policies and hash policies', () => {
 ${ADMIN_YAML}
 static_resources:
   listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'lb', routeYaml('/wrr', 'weighted') + routeYaml('/lr', 'least') + routeYaml('/ring', 'ring', headerHash) + routeYaml('/maglev', 'maglev', headerHash) + routeYaml('/sticky', 'ring', cookieHash) + routeYaml('/prio100', 'prio100') + routeYaml('/prio', 'prio') + routeYaml('/panic', 'panic') + routeYaml('/nopanic', 'nopanic'))}
-  - name: tcp
-    address: { socket_address: { address: 127.0.0.1, port_value: \${LISTENER_TCP_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: tcp
-          cluster: tcp_ring
-          hash_policy: [{ source_ip: {} }]
+${tcpProxyListenerYaml('tcp', 'LISTENER_TCP_PORT', 'tcp', 'tcp_ring', `
+          hash_policy: [{ source_ip: {} }]`)}
   clusters:${cluster('weighted', '    lb_policy: ROUND_ROBIN', locality(ep(a.port, '\n          load_balancing_weight: 1') + ep(b.port, '\n          load_balancing_weight: 3')))}${cluster('least', '    lb_policy: LEAST_REQUEST', locality(ep(a.port) + ep(slowPort)))}${cluster('ring', '    lb_policy: RING_HASH', locality(ep(a.port) + ep(b.port) + ep(c.port)))}${cluster('maglev', `    load_balancing_policy:
       policies:
       - typed_extension_config:

@@ -14,6 +14,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { Proxy, connectTcp, freePort, sleep, startProxy, startTcpServer, tempDir, waitFor, type TcpBackend } from './harness';
+import { ADMIN_YAML, tcpProxyListenerYaml } from './bootstrap_yaml';
 
 const MB = 1024 * 1024;
 const BULK = 128 * MB;
@@ -174,18 +175,9 @@ function appCluster(appPort: number, names = ['app']): string {
 }
 
 function bootstrap(appPort: number): string {
-  const listener = (name: string, extra = '', cluster = 'app') => `
-  - name: ${name}
-    address: { socket_address: { address: 127.0.0.1, port_value: \${${name.toUpperCase()}_LISTENER_PORT} } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.tcp_proxy
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
-          stat_prefix: ${name}
-          cluster: ${cluster}${extra}`;
+  const listener = (name: string, extra = '', cluster = 'app') => tcpProxyListenerYaml(name, `${name.toUpperCase()}_LISTENER_PORT`, name, cluster, extra);
   return `
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: \${ADMIN_PORT} } } }
+${ADMIN_YAML}
 static_resources:
   listeners:${listener('relay')}${listener('counted', '', 'counted')}${listener('idle', '\n          idle_timeout: 1s')}
 ${appCluster(appPort, ['app', 'counted'])}`;
