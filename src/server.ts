@@ -13,7 +13,7 @@ import type { ResourceUpdate } from './xds/client/types';
 import { ActiveListener } from './listeners/listener';
 import { log, type Level } from './log';
 import { StatsStore } from './telemetry/stats';
-import type { SharedHealth } from './upstream/cluster';
+import type { SharedState } from './upstream/cluster';
 import { ClusterManager } from './upstream/cluster_manager';
 import './upstream/h2_pool';
 
@@ -31,8 +31,8 @@ export interface ServerOptions {
   xdsRelay?: RelaySource;
   /** In the primary with --concurrency > 1: every xDS update applied, to send to the workers. */
   onXdsUpdate?: (typeUrl: string, u: ResourceUpdate) => void;
-  /** With --concurrency > 1: the primary checks hosts and publishes, the workers follow (health/across_workers.ts). */
-  sharedHealth?: SharedHealth;
+  /** With --concurrency > 1: the primary resolves and checks hosts and publishes, the workers follow (SharedState). */
+  shared?: SharedState;
 }
 
 export class SwitchyardServer implements AdminHost {
@@ -57,7 +57,7 @@ export class SwitchyardServer implements AdminHost {
     readonly bootstrap: BootstrapConfig,
     private readonly opts: ServerOptions,
   ) {
-    if (opts.sharedHealth !== undefined) this.clusterManager.sharedHealth = opts.sharedHealth;
+    if (opts.shared !== undefined) this.clusterManager.shared = opts.shared;
   }
 
   async start(): Promise<void> {

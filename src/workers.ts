@@ -10,10 +10,10 @@
 // snapshot of everything accepted so far. /config_dump, /clusters, /listeners and /ready
 // in the primary come from the config server (host counters summed from the workers).
 //
-// Active health checks and outlier detection, likewise, run once: in the config server's
-// clusters, whose every verdict goes to the workers; the workers run no checks and send their
-// requests' results to the primary's detectors (src/upstream/health/across_workers.ts,
-// src/upstream/outlier/across_workers.ts).
+// DNS resolution, active health checks and outlier detection, likewise, run once: in the
+// config server's clusters, whose every answer and verdict goes to the workers; the workers
+// resolve nothing, run no checks and send their requests' results to the primary's detectors
+// (src/upstream/dns/, health/ and outlier/across_workers.ts).
 import cluster, { type Worker } from 'node:cluster';
 import type { AdminHost, ClusterView, ListenerView, RouteConfigView, ServerState, WarmingViews, XdsDumpView } from './admin/host';
 import { startAdmin, type AdminServer } from './admin/server';
@@ -21,6 +21,7 @@ import type { BootstrapConfig } from './config/types';
 import { log, type Level } from './log';
 import { SwitchyardServer, type ServerOptions } from './server';
 import { StatsStore } from './telemetry/stats';
+import { DnsFollowers, type DnsReport } from './upstream/dns/across_workers';
 import { HealthFollowers, type HealthReport } from './upstream/health/across_workers';
 import type { OutlierEvents } from './upstream/outlier/across_workers';
 import { Host, HostStats } from './upstream/host';
@@ -32,7 +33,8 @@ type ToWorker =
   | { t: 'drain'; inboundOnly: boolean; graceful: boolean }
   | { t: 'log'; level: Level }
   | { t: 'xds'; updates: WireUpdate[]; initial: boolean }
-  | { t: 'health'; reports: HealthReport[] };
+  | { t: 'health'; reports: HealthReport[] }
+  | { t: 'dns'; reports: DnsReport[] };
 interface Snapshot {
   stats: Array<{ name: string; value: number; kind: 'counter' | 'gauge' }>;
   hosts: Record<string, Array<{ key: string; stats: HostStats; healthFlags: number }>>;
@@ -52,13 +54,15 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
   log.tag = `worker ${cluster.worker?.id ?? '?'}`;
   const relay = new RelaySource();
   const send = (m: FromWorker) => process.send!(m);
-  // Active health checks and outlier detection run in the primary; this worker's clusters
-  // take its verdicts and send it their traffic and their outlier results.
+  // DNS resolution, active health checks and outlier detection run in the primary; this
+  // worker's clusters take its answers and verdicts and send it their traffic and their
+  // outlier results.
   const followers = new HealthFollowers({
     traffic: (cluster) => send({ t: 'traffic', cluster }),
     outliers: (cluster, events) => send({ t: 'outlier', cluster, events }),
   });
-  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay, sharedHealth: { followers } });
+  const dnsFollowers = new DnsFollowers();
+  const server = new SwitchyardServer(bootstrap, { ...opts, admin: false, xdsRelay: relay, shared: { followers, dnsFollowers } });
   const bound = () => Object.fromEntries(server.listeners().map((l) => [l.config.name, l.boundAddress]));
   process.on('message', (m: ToWorker) => {
     if (m.t === 'snapshot') {
@@ -70,6 +74,7 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
     else if (m.t === 'log') log.setLevel(m.level);
     else if (m.t === 'xds') relay.deliver(m.updates, m.initial);
     else if (m.t === 'health') for (const r of m.reports) followers.deliver(r);
+    else if (m.t === 'dns') for (const r of m.reports) dnsFollowers.deliver(r);
   });
   // The primary does the draining on SIGTERM; a worker signalled on its own drains too.
   process.on('SIGTERM', () => void server.shutdown('SIGTERM').then(() => process.exit(0)));
@@ -131,19 +136,16 @@ class PrimaryHost implements AdminHost {
     this.config = new SwitchyardServer(bootstrap, {
       ...opts, admin: false, bindListeners: false,
       onXdsUpdate: (type, u) => {
-        if (this.joined.size === 0) return;
-        const m: ToWorker = { t: 'xds', updates: [toWire(type, u)], initial: false };
-        for (const w of this.joined) w.send(m);
+        if (this.joined.size > 0) this.toJoined({ t: 'xds', updates: [toWire(type, u)], initial: false });
       },
-      // The one health checker per cluster (Envoy's runs on the main thread): every change goes to the workers.
-      sharedHealth: {
+      // The one resolver and health checker per cluster (Envoy's run on the main thread):
+      // every new answer and every change goes to the workers.
+      shared: {
         publisher: {
-          publish: (r) => {
-            const m: ToWorker = { t: 'health', reports: [r] };
-            for (const w of this.joined) w.send(m);
-          },
+          publish: (r) => this.toJoined({ t: 'health', reports: [r] }),
           hadTraffic: (name) => this.traffic.has(name),
         },
+        dnsPublisher: { publish: (r) => this.toJoined({ t: 'dns', reports: [r] }) },
       },
     });
   }
@@ -157,14 +159,23 @@ class PrimaryHost implements AdminHost {
     this.maybeLive();
   }
 
+  private toJoined(m: ToWorker): void {
+    for (const w of this.joined) w.send(m);
+  }
+
   private join(w: Worker): void {
     if (!this.workers.has(w)) return;
     w.send({ t: 'xds', updates: this.config.xdsManager?.snapshot() ?? [], initial: true } satisfies ToWorker);
+    // DNS answers before health reports: the hosts a report names exist by then.
+    const dns: DnsReport[] = [];
     const reports: HealthReport[] = [];
     for (const c of this.config.clusterManager.all()) {
+      const d = c.dnsReport();
+      if (d !== null) dns.push(d);
       const r = c.sharedStateReport();
       if (r !== null) reports.push(r);
     }
+    w.send({ t: 'dns', reports: dns } satisfies ToWorker);
     w.send({ t: 'health', reports } satisfies ToWorker);
     this.joined.add(w);
   }

@@ -6,7 +6,8 @@ import { log } from '../log';
 import type { StatsStore } from '../telemetry/stats';
 import { ClusterStats } from './cluster_stats';
 import { ClusterResources, defaultThresholds } from './circuit_breakers';
-import { resolveAll } from './dns';
+import { resolveAll } from './dns/resolve';
+import type { DnsFollowers, DnsPublisher, DnsReport } from './dns/across_workers';
 import { H1Pool, type PoolSettings } from './h1_pool';
 import { HealthFlag, Host } from './host';
 import { leastRequest } from './lb/least_request';
@@ -54,13 +55,16 @@ export function supportedLbPolicies(): string[] {
 const SOURCE_POOL_SWEEP_MS = 30_000;
 
 /**
- * With --concurrency > 1 (health/ and outlier/across_workers.ts): the primary's clusters run
- * the health checks and the outlier detection and publish their verdicts, the workers'
- * clusters follow them (and forward their outlier results). Neither: all of it runs here.
+ * With --concurrency > 1 (health/, outlier/ and dns/across_workers.ts): the primary's clusters
+ * resolve the DNS names, run the health checks and the outlier detection, and publish their
+ * answers and verdicts; the workers' clusters follow them (and forward their outlier results).
+ * Neither: all of it runs here.
  */
-export interface SharedHealth {
+export interface SharedState {
   publisher?: HealthPublisher;
   followers?: HealthFollowers;
+  dnsPublisher?: DnsPublisher;
+  dnsFollowers?: DnsFollowers;
 }
 
 /** What the cluster asks of its active health checking, local or followed. */
@@ -85,6 +89,13 @@ export class Cluster {
   private readonly sourcePoolSweep = new LazyInterval(SOURCE_POOL_SWEEP_MS, () => this.sweepSourcePools());
   private readonly settings: PoolSettings;
   private dnsTimer: NodeJS.Timeout | null = null;
+  /** The last DNS answer taken (STRICT_DNS, LOGICAL_DNS), as a DnsReport's endpoints; null before the first. */
+  private dnsAnswer: Array<[string, string[]]> | null = null;
+  private dnsAnswerKey = '';
+  /** In the primary: where this DNS cluster's answers go. */
+  private dnsPublisher: DnsPublisher | null = null;
+  /** In a worker: stops following the primary's DNS answers. */
+  private unfollowDns: (() => void) | null = null;
   /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
   readonly originalDst: OriginalDstHosts | null = null;
   private closed = false;
@@ -120,14 +131,17 @@ export class Cluster {
     store: StatsStore,
     readonly addedViaApi = false,
     previous?: Cluster,
-    shared: SharedHealth = {},
+    shared: SharedState = {},
   ) {
     this.stats = new ClusterStats(store, config.name);
-    // Only STATIC and EDS hosts are the same in every process (from the one config or xDS
-    // stream); DNS answers may differ per process and ORIGINAL_DST hosts are made per worker,
-    // so with --concurrency the workers check those clusters themselves and the primary not.
+    // STATIC and EDS hosts are the same in every process (from the one config or xDS stream),
+    // and so are DNS clusters' when the primary resolves for the workers; ORIGINAL_DST hosts
+    // are made per worker, so with --concurrency the workers check those clusters themselves
+    // and the primary not.
     const hasHc = config.healthChecks.length > 0;
-    const shareable = config.type === 'STATIC' || config.type === 'EDS';
+    const dns = config.type === 'STRICT_DNS' || config.type === 'LOGICAL_DNS';
+    const dnsShared = dns && (shared.dnsPublisher !== undefined || shared.dnsFollowers !== undefined);
+    const shareable = config.type === 'STATIC' || config.type === 'EDS' || dnsShared;
     const inPrimary = shared.publisher !== undefined;
     this.stateShared = shareable && (inPrimary || shared.followers !== undefined) && (hasHc || config.outlier !== undefined);
     const batch = this.stateShared && inPrimary ? new HealthPublishBatch(config.name, shared.publisher!) : null;
@@ -175,7 +189,10 @@ export class Cluster {
       const hosts: Host[] = [];
       for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality, loc.weight));
       this.setHosts(hosts);
+    } else if (shared.dnsFollowers !== undefined) {
+      this.unfollowDns = shared.dnsFollowers.follow(config.name, (r) => this.takeDnsAnswer(r.endpoints));
     } else {
+      this.dnsPublisher = shared.dnsPublisher ?? null;
       void this.refreshDns();
     }
   }
@@ -373,25 +390,22 @@ export class Cluster {
     return p;
   }
 
+  /** Resolves the endpoints' names (here, or in the primary for every worker), then again after dns_refresh_rate. */
   private async refreshDns(): Promise<void> {
     if (this.closed) return;
     try {
-      const hosts: Host[] = [];
+      const logical = this.config.type === 'LOGICAL_DNS';
+      const answer: Array<[string, string[]]> = [];
       for (const loc of this.config.localities) {
         for (const e of loc.endpoints) {
           const ips = await resolveAll(e.address.address, this.config.dnsLookupFamily);
           // LOGICAL_DNS uses only the first address of the first endpoint (Envoy's semantics).
-          const use = this.config.type === 'LOGICAL_DNS' ? ips.slice(0, 1) : ips;
-          for (const ip of use) {
-            const h = new Host(ip, e.address.port, e.weight, e.healthStatus, loc.priority, loc.locality, e.hostname || e.address.address);
-            h.localityWeight = loc.weight ?? 0;
-            h.hashKey = e.hashKey;
-            hosts.push(h);
-          }
-          if (this.config.type === 'LOGICAL_DNS') break;
+          answer.push([endpointName(e), logical ? ips.slice(0, 1) : ips.sort()]);
+          if (logical) break;
         }
+        if (logical) break;
       }
-      if (!this.closed) this.setHosts(hosts);
+      if (!this.closed) this.takeDnsAnswer(answer);
     } catch (e) {
       log.warn('dns resolution failed', { cluster: this.config.name, error: (e as Error).message });
     }
@@ -399,6 +413,48 @@ export class Cluster {
       this.dnsTimer = setTimeout(() => void this.refreshDns(), this.config.dnsRefreshRateMs);
       this.dnsTimer.unref();
     }
+  }
+
+  /**
+   * A DNS answer, resolved here or (in a worker) by the primary: the cluster's hosts, when the
+   * answer differs from the last one (Envoy counts membership_change only for a change). The
+   * primary passes it on to the workers first, so their hosts change before their health reports.
+   */
+  private takeDnsAnswer(answer: Array<[string, string[]]>): void {
+    const key = JSON.stringify(answer);
+    if (key === this.dnsAnswerKey) return;
+    const hosts = this.hostsFromAnswer(answer);
+    // An answer for endpoints this cluster does not have (a CDS update changed them since): the next one is for these.
+    if (hosts === null) return;
+    this.dnsAnswer = answer;
+    this.dnsAnswerKey = key;
+    this.dnsPublisher?.publish({ cluster: this.config.name, endpoints: answer });
+    this.setHosts(hosts);
+  }
+
+  /** Hosts from a DNS answer, or null when it does not answer exactly this cluster's endpoints. */
+  private hostsFromAnswer(answer: Array<[string, string[]]>): Host[] | null {
+    const hosts: Host[] = [];
+    let i = 0;
+    for (const loc of this.config.localities) {
+      for (const e of loc.endpoints) {
+        if (i === answer.length) return this.config.type === 'LOGICAL_DNS' && i === 1 ? hosts : null;
+        const [name, ips] = answer[i++];
+        if (name !== endpointName(e)) return null;
+        for (const ip of ips) {
+          const h = new Host(ip, e.address.port, e.weight, e.healthStatus, loc.priority, loc.locality, e.hostname || e.address.address);
+          h.localityWeight = loc.weight ?? 0;
+          h.hashKey = e.hashKey;
+          hosts.push(h);
+        }
+      }
+    }
+    return i === answer.length ? hosts : null;
+  }
+
+  /** In the primary, for a DNS cluster: its last answer (sent to a worker that joins); null when none or not shared. */
+  dnsReport(): DnsReport | null {
+    return this.dnsPublisher === null || this.dnsAnswer === null ? null : { cluster: this.config.name, endpoints: this.dnsAnswer };
   }
 
   /** The cluster is being replaced or removed: finish in-flight requests, then close. */
@@ -410,6 +466,7 @@ export class Cluster {
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
+    this.unfollowDns?.();
     for (const p of this.pools.values()) p.drain();
     for (const p of this.sourcePools.values()) p.drain();
   }
@@ -422,9 +479,15 @@ export class Cluster {
     this.originalDst?.close();
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
+    this.unfollowDns?.();
     for (const p of this.pools.values()) p.destroy();
     for (const p of this.sourcePools.values()) p.destroy();
     this.pools.clear();
     this.sourcePools.clear();
   }
+}
+
+/** An endpoint's name and port as configured (what a DNS answer is matched on). */
+function endpointName(e: ClusterConfig['localities'][number]['endpoints'][number]): string {
+  return e.address.address + ':' + e.address.port;
 }

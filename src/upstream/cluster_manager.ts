@@ -2,12 +2,12 @@
 // old one drains its pools (in-flight requests finish on their old connections).
 import type { ClusterConfig } from '../config/types';
 import type { StatsStore } from '../telemetry/stats';
-import { Cluster, type SharedHealth } from './cluster';
+import { Cluster, type SharedState } from './cluster';
 
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
   /** With --concurrency > 1: how clusters share active health checking (set before the first cluster). */
-  sharedHealth: SharedHealth = {};
+  shared: SharedState = {};
 
   constructor(private readonly store: StatsStore) {}
 
@@ -17,7 +17,7 @@ export class ClusterManager {
 
   addOrUpdate(config: ClusterConfig, addedViaApi = false): Cluster {
     const old = this.clusters.get(config.name);
-    const c = new Cluster(config, this.store, addedViaApi, old, this.sharedHealth);
+    const c = new Cluster(config, this.store, addedViaApi, old, this.shared);
     this.clusters.set(config.name, c);
     old?.drain();
     return c;

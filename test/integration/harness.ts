@@ -581,6 +581,8 @@ export interface ProxyOptions {
   listeners?: (string | number)[];
   /** Extra environment variables for the proxy process. */
   env?: Record<string, string>;
+  /** A command prefix that execs the proxy (e.g. in a namespace of its own); its PID stays the proxy's. */
+  wrap?: string[];
 }
 
 export interface ExitInfo {
@@ -650,7 +652,8 @@ export async function startProxy(yamlText: string, opts: ProxyOptions = {}): Pro
   const args = [CLI, 'proxy', '-c', configPath, '--concurrency', String(opts.concurrency ?? 1)];
   if (opts.logLevel) args.push('--log-level', opts.logLevel);
   args.push(...(opts.args ?? []));
-  const child = trackProcess(spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env }));
+  const argv = [...(opts.wrap ?? []), process.execPath, ...args];
+  const child = trackProcess(spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env }));
   let stderr = '';
   let stdout = '';
   child.stderr!.on('data', (d: Buffer) => {

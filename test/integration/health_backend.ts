@@ -7,6 +7,7 @@ import { trackResource } from './harness';
 
 export interface Backend {
   name: string;
+  address: string;
   port: number;
   /** Status of GET /healthz. */
   health: number;
@@ -18,8 +19,9 @@ export interface Backend {
   clientPorts: number[];
 }
 
-export function startBackend(name: string, status = 200): Promise<Backend> {
-  const b: Backend = { name, port: 0, health: 200, status, checks: [], clientPorts: [] };
+/** Listens on `address`:`port` (port 0: any free one). */
+export function startBackend(name: string, status = 200, address = '127.0.0.1', port = 0): Promise<Backend> {
+  const b: Backend = { name, address, port: 0, health: 200, status, checks: [], clientPorts: [] };
   const srv = http.createServer((req, res) => {
     if (req.url === '/healthz') {
       if (b.checks.length < 1000) b.checks.push(req.headers);
@@ -31,7 +33,7 @@ export function startBackend(name: string, status = 200): Promise<Backend> {
     res.writeHead(b.status, { 'x-backend': name, 'content-length': body.length }).end(body);
   });
   return new Promise((resolve) => {
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, address, () => {
       b.port = (srv.address() as net.AddressInfo).port;
       trackResource(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
       resolve(b);

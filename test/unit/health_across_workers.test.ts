@@ -12,6 +12,7 @@ import { StatsStore } from '../../src/telemetry/stats';
 import { Cluster } from '../../src/upstream/cluster';
 import { ACTIVE_HC_FLAGS, HealthFollowers, HealthPublishBatch, healthReport, type FollowingCluster, type HealthReport } from '../../src/upstream/health/across_workers';
 import { HealthFlag, Host } from '../../src/upstream/host';
+import { DnsFollowers } from '../../src/upstream/dns/across_workers';
 
 const FAILED = HealthFlag.FAILED_ACTIVE_HC;
 const PENDING = HealthFlag.PENDING_ACTIVE_HC;
@@ -124,34 +125,40 @@ test('traffic on a followed cluster is reported to the primary once per cluster 
   fa.stop();
 });
 
-test('STATIC and EDS clusters are checked by the primary for the workers; DNS clusters by each worker', () => {
+test('STATIC, EDS and DNS clusters are checked by the primary for the workers', () => {
   const yaml = (type: string) => `
 static_resources:
   clusters:
   - name: c_${type.toLowerCase()}
     type: ${type}
     connect_timeout: 1s
+    dns_refresh_rate: 60s
     health_checks: [{ timeout: 1s, interval: 60s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {} }]
     load_assignment:
       cluster_name: c
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } }] }]`;
+  const types = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'];
   const followers = new HealthFollowers(NO_PRIMARY);
-  const made = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS'].map((t) => {
+  // A worker's clusters: DNS ones take the primary's answers (dns/across_workers.ts), so their hosts are the primary's too.
+  const made = types.map((t) => {
     const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
-    return new Cluster(cfg, new StatsStore(), false, undefined, { followers });
+    return new Cluster(cfg, new StatsStore(), false, undefined, { followers, dnsFollowers: new DnsFollowers() });
   });
-  assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, false, false]);
-  assert.deepEqual(made.map((c) => c.stateShared), [true, false, false]);
+  assert.deepEqual(['c_static', 'c_strict_dns', 'c_logical_dns'].map((n) => followers.isFollowing(n)), [true, true, true]);
+  assert.deepEqual(made.map((c) => c.stateShared), [true, true, true]);
   for (const c of made) c.destroy();
-  // The primary's side: it checks the STATIC cluster for the workers, and leaves the DNS ones to them.
+  // Without the primary's DNS answers (a cluster that resolves for itself) a worker checks a DNS cluster itself.
+  const own = new Cluster(decodeBootstrap(parseConfigText(yaml('STRICT_DNS'), 'b.yaml'), 'b.yaml').clusters[0], new StatsStore(), false, undefined, { followers: new HealthFollowers(NO_PRIMARY) });
+  assert.equal(own.stateShared, false);
+  own.destroy();
+  // The primary's side: it checks every one of them for the workers.
   const publisher = { publish: () => undefined, hadTraffic: () => false };
-  const primary = ['STATIC', 'STRICT_DNS'].map((t) => {
+  const primary = types.map((t) => {
     const cfg = decodeBootstrap(parseConfigText(yaml(t), 'b.yaml'), 'b.yaml').clusters[0];
-    return new Cluster(cfg, new StatsStore(), false, undefined, { publisher });
+    return new Cluster(cfg, new StatsStore(), false, undefined, { publisher, dnsPublisher: { publish: () => undefined } });
   });
-  assert.deepEqual(primary.map((c) => c.stateShared), [true, false]);
-  assert.notEqual(primary[0].sharedStateReport(), null);
-  assert.equal(primary[1].sharedStateReport(), null, 'no checks of its own in the primary');
+  assert.deepEqual(primary.map((c) => c.stateShared), [true, true, true]);
+  assert.notEqual(primary[1].sharedStateReport(), null);
   for (const c of primary) c.destroy();
 });
 

@@ -3,8 +3,9 @@
 // same with processes: the primary's config server (which holds every cluster but carries no
 // traffic) runs the checks, and sends each change to the workers; a worker's clusters run no
 // checks of their own and take the active-HC flags the primary reports (HealthFollower).
-// That holds for STATIC and EDS clusters, whose hosts are the same in every process; a worker
-// checks its STRICT_DNS, LOGICAL_DNS and ORIGINAL_DST clusters itself (see Cluster).
+// That holds for STATIC and EDS clusters, whose hosts are the same in every process, and for
+// DNS clusters, which the primary resolves for the workers (dns/across_workers.ts); a worker
+// checks its ORIGINAL_DST clusters itself (see Cluster).
 // What a check interval depends on, whether the cluster has carried traffic, is only known in
 // the workers: each tells the primary once per cluster name, the first time it sees traffic.
 // Outlier detection is shared the same way (outlier/across_workers.ts): the workers send their

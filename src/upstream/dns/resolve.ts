@@ -1,7 +1,7 @@
 // Address resolution for STRICT_DNS and LOGICAL_DNS clusters.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { ClusterConfig } from '../config/types';
+import type { ClusterConfig } from '../../config/types';
 
 export async function resolveAll(hostname: string, family: ClusterConfig['dnsLookupFamily']): Promise<string[]> {
   if (isIP(hostname)) return [hostname];

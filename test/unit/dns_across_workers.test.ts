@@ -1,0 +1,82 @@
+// DNS clusters with --concurrency (src/upstream/dns/across_workers.ts): the primary's cluster
+// resolves and publishes each new answer; a worker's cluster resolves nothing and builds its
+// hosts from the primary's answers, only from answers for the endpoints it has, and counts a
+// membership change only when the answer changes. (The whole path, primary and workers as
+// processes behind a real resolver, is test/integration/dns_concurrency.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeBootstrap, parseConfigText } from '../../src/config/bootstrap';
+import { StatsStore } from '../../src/telemetry/stats';
+import { Cluster, type SharedState } from '../../src/upstream/cluster';
+import { DnsFollowers, type DnsReport } from '../../src/upstream/dns/across_workers';
+
+function dnsCluster(type: 'STRICT_DNS' | 'LOGICAL_DNS', names: string[], shared: SharedState, store = new StatsStore()): Cluster {
+  const eps = names.map((n) => `{ endpoint: { address: { socket_address: { address: ${n}, port_value: 9 } } } }`).join(', ');
+  const cfg = decodeBootstrap(parseConfigText(`
+static_resources:
+  clusters:
+  - name: web
+    type: ${type}
+    connect_timeout: 1s
+    dns_lookup_family: V4_ONLY
+    dns_refresh_rate: 0.05s
+    load_assignment:
+      cluster_name: web
+      endpoints: [{ lb_endpoints: [${eps}] }]`, 'b.yaml'), 'b.yaml').clusters[0];
+  return new Cluster(cfg, store, false, undefined, shared);
+}
+
+const keys = (c: Cluster) => c.hosts.map((h) => h.key);
+
+test("a worker's DNS cluster takes its hosts from the primary's answers, only those for its endpoints", () => {
+  const followers = new DnsFollowers();
+  // An answer that comes before the cluster exists is taken when it is made.
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.1', '10.0.0.2']], ['b.test:9', ['10.0.0.3']]] });
+  const store = new StatsStore();
+  const c = dnsCluster('STRICT_DNS', ['a.test', 'b.test'], { dnsFollowers: followers }, store);
+  assert.deepEqual(keys(c), ['10.0.0.1:9', '10.0.0.2:9', '10.0.0.3:9']);
+  assert.equal(c.hosts[2].hostname, 'b.test');
+  const changes = () => store.snapshot().find((s) => s.name === 'cluster.web.membership_change')?.value;
+  assert.equal(changes(), 1);
+  // The same answer again: nothing changes, nothing is counted.
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.1', '10.0.0.2']], ['b.test:9', ['10.0.0.3']]] });
+  assert.equal(changes(), 1);
+  // Answers for other endpoints (the primary's cluster before or after a CDS update) are not this cluster's.
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.9']]] });
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.9']], ['c.test:9', ['10.0.0.8']]] });
+  followers.deliver({ cluster: 'other', endpoints: [['a.test:9', ['10.0.0.7']], ['b.test:9', ['10.0.0.6']]] });
+  assert.deepEqual(keys(c), ['10.0.0.1:9', '10.0.0.2:9', '10.0.0.3:9']);
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.1']], ['b.test:9', []]] });
+  assert.deepEqual(keys(c), ['10.0.0.1:9']);
+  assert.equal(changes(), 2);
+  c.destroy();
+  // A destroyed cluster follows no more; the next one made under the name gets the latest answer.
+  const again = dnsCluster('STRICT_DNS', ['a.test', 'b.test'], { dnsFollowers: followers });
+  assert.deepEqual(keys(again), ['10.0.0.1:9']);
+  again.destroy();
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.5']], ['b.test:9', []]] });
+  assert.deepEqual(keys(again), ['10.0.0.1:9']);
+});
+
+test('LOGICAL_DNS follows the answer for its first endpoint only', () => {
+  const followers = new DnsFollowers();
+  const c = dnsCluster('LOGICAL_DNS', ['a.test'], { dnsFollowers: followers });
+  assert.deepEqual(keys(c), []);
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.4']]] });
+  assert.deepEqual(keys(c), ['10.0.0.4:9']);
+  c.destroy();
+});
+
+test("the primary's DNS cluster publishes an answer when it changes, and has the last one for a worker that joins", async () => {
+  const published: DnsReport[] = [];
+  const c = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], { dnsPublisher: { publish: (r) => published.push(r) } });
+  for (let i = 0; i < 100 && published.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  const expected = { cluster: 'web', endpoints: [['localhost:9', ['127.0.0.1']], ['127.0.0.2:9', ['127.0.0.2']]] };
+  assert.deepEqual(published[0], expected);
+  assert.deepEqual(keys(c), ['127.0.0.1:9', '127.0.0.2:9']);
+  assert.deepEqual(c.dnsReport(), expected);
+  // Refreshes every 50 ms find the same answer: nothing more is published.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(published.length, 1);
+  c.destroy();
+});
