@@ -37,7 +37,7 @@ type ToWorker =
   | { t: 'dns'; reports: DnsReport[] };
 interface Snapshot {
   stats: Array<{ name: string; value: number; kind: 'counter' | 'gauge' }>;
-  hosts: Record<string, Array<{ key: string; stats: HostStats; healthFlags: number }>>;
+  hosts: Record<string, Array<{ key: string; address: string; port: number; stats: HostStats; healthFlags: number }>>;
   listeners: Record<string, string>;
 }
 type FromWorker =
@@ -67,7 +67,9 @@ export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions)
   process.on('message', (m: ToWorker) => {
     if (m.t === 'snapshot') {
       const hosts: Snapshot['hosts'] = {};
-      for (const c of server.clusters()) hosts[c.config.name] = c.hosts.map((h) => ({ key: h.key, stats: h.stats, healthFlags: h.healthFlags }));
+      for (const c of server.clusters()) {
+        hosts[c.config.name] = c.hosts.map((h) => ({ key: h.key, address: h.address, port: h.port, stats: h.stats, healthFlags: h.healthFlags }));
+      }
       send({ t: 'snapshot', id: m.id, snap: { stats: server.stats.snapshot(), hosts, listeners: bound() } });
     } else if (m.t === 'shutdown') void server.shutdown('primary').then(() => process.exit(0));
     else if (m.t === 'drain') server.drainListeners(m);
@@ -266,10 +268,17 @@ class PrimaryHost implements AdminHost {
         const agg = new Host(h.address, h.port, h.weight, h.edsHealth, h.priority, h.locality, h.hostname);
         byKey.set(h.key, agg);
       }
+      // An ORIGINAL_DST cluster's hosts are made by the worker that saw the connection; the
+      // primary lists every worker's (Envoy's main thread knows every worker's hosts).
+      const madeInWorkers = c.config.type === 'ORIGINAL_DST';
       for (const s of snaps) {
         for (const h of s.hosts[c.config.name] ?? []) {
-          const agg = byKey.get(h.key);
-          if (agg === undefined) continue;
+          let agg = byKey.get(h.key);
+          if (agg === undefined) {
+            if (!madeInWorkers) continue;
+            agg = new Host(h.address, h.port, 1, 'HEALTHY', 0, undefined);
+            byKey.set(h.key, agg);
+          }
           agg.healthFlags = h.healthFlags;
           for (const k of Object.keys(h.stats) as (keyof HostStats)[]) agg.stats[k] += h.stats[k];
         }

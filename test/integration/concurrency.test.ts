@@ -1,6 +1,7 @@
 // --concurrency 2: the proxy runs as a primary process (admin) plus two worker processes
 // sharing the listener. What a user sees: every request answered, the admin /stats and
-// /clusters showing the sum over the workers (as Envoy's per-thread stats are summed), two
+// /clusters showing the sum over the workers (as Envoy's per-thread stats are summed), the
+// hosts an ORIGINAL_DST cluster made in either worker listed in /clusters, two
 // worker processes that are children of the proxy, and SIGTERM ending the whole tree with
 // exit status 0 and no process left behind.
 import { before, describe, test } from 'node:test';
@@ -12,6 +13,8 @@ const TOTAL = 200;
 const CLIENTS = 4; // curl processes at a time, TOTAL / CLIENTS URLs each
 
 let backend: HttpBackend;
+/** Reached through the ORIGINAL_DST cluster only. */
+let odBackend: HttpBackend;
 let proxy: Proxy;
 
 /** Child processes of pid, from `ps`: [pid, command line]. */
@@ -41,6 +44,7 @@ function parentOf(pid: number): number | null {
 describe('--concurrency 2', () => {
   before(async () => {
     backend = await startHttpBackend('backend');
+    odBackend = await startHttpBackend('od');
     proxy = await startProxy(readFixture('concurrency.yaml'), { concurrency: 2, vars: { BACKEND_PORT: backend.port } });
   });
 
@@ -113,6 +117,34 @@ describe('--concurrency 2', () => {
     ).catch(() => undefined);
     const found = text.split('\n').find((l) => l.startsWith(line));
     assert.equal(found, line + TOTAL, `/clusters:\n${text}`);
+  });
+
+  test('ORIGINAL_DST hosts made in either worker are listed in /clusters, rq_total summed', async () => {
+    const base = `http://127.0.0.1:${proxy.port('LISTENER_PORT')}`;
+    const holders = async () => {
+      const r = await exec('ss', ['-tnpH', 'state', 'established', 'dst', `127.0.0.1:${odBackend.port}`], { timeoutMs: 10_000 });
+      return workers.filter((w) => r.stdout.toString('utf8').includes(`pid=${w.pid},`)).length;
+    };
+    // Batches of 40 requests on fresh connections, each naming the od backend as where it was
+    // going, until both workers made the host (each holds a pooled connection to it), so that
+    // the count below adds two workers' counts; three batches at most.
+    let n = 0;
+    for (let batch = 0; batch < 3 && (batch === 0 || (await holders()) < 2); batch++) {
+      const runs = [];
+      for (let c = 0; c < CLIENTS; c++) {
+        const args = ['-H', 'Connection: close', '-H', `x-envoy-original-dst-host: 127.0.0.1:${odBackend.port}`, '-w', '%{http_code}\\n'];
+        for (let i = 0; i < 10; i++) args.push('-o', '/dev/null', `${base}/od/${batch}/${c}/${i}`);
+        runs.push(curlRaw(args, { timeoutMs: 60_000 }));
+      }
+      const codes = (await Promise.all(runs)).flatMap((r) => r.out.trim().split('\n'));
+      assert.deepEqual(codes.filter((x) => x !== '200'), [], 'every request through the ORIGINAL_DST cluster should be answered 200');
+      n += codes.length;
+    }
+    assert.equal(await holders(), 2, 'both workers should hold a connection to the od backend');
+    assert.equal(odBackend.requests.length, n);
+    const line = `passthrough::127.0.0.1:${odBackend.port}::rq_total::`;
+    const clusters = (await proxy.admin('/clusters')).body;
+    assert.equal(clusters.split('\n').find((l) => l.startsWith(line)), line + n, `/clusters:\n${clusters}`);
   });
 
   test('SIGTERM: the proxy and both workers exit, status 0, no process left', async () => {
