@@ -82,9 +82,10 @@ export class SwitchyardServer implements AdminHost {
       this.xds.onUpdate = this.opts.onXdsUpdate ?? null;
       await this.xds.start();
     }
-    // Envoy finishes a cluster's initialization only after its first round of active health
-    // checks, so traffic does not meet hosts that are still marked failed.
-    await Promise.all(this.clusterManager.all().map((c) => c.initialHealthChecks()));
+    // Envoy finishes a cluster's initialization only after a DNS cluster's first answer and the
+    // first round of active health checks, so traffic does not meet a cluster with no hosts
+    // yet, nor hosts that are still marked failed.
+    await Promise.all(this.clusterManager.all().map((c) => c.initialized()));
     this.st = 'LIVE';
     log.info('switchyard is live', { listeners: this.listenerList.length, clusters: this.clusterManager.all().length });
   }

@@ -96,6 +96,9 @@ export class Cluster {
   private dnsPublisher: DnsPublisher | null = null;
   /** In a worker: stops following the primary's DNS answers. */
   private unfollowDns: (() => void) | null = null;
+  /** A DNS cluster's initialization: resolved by its first answer (Envoy's STRICT_DNS and LOGICAL_DNS clusters wait for it). */
+  private firstDnsAnswer: Promise<void> | null = null;
+  private firstDnsAnswerTaken: (() => void) | null = null;
   /** Type ORIGINAL_DST: hosts made per destination (null for every other type). */
   readonly originalDst: OriginalDstHosts | null = null;
   private closed = false;
@@ -189,11 +192,15 @@ export class Cluster {
       const hosts: Host[] = [];
       for (const loc of config.localities) for (const e of loc.endpoints) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality, loc.weight));
       this.setHosts(hosts);
-    } else if (shared.dnsFollowers !== undefined) {
-      this.unfollowDns = shared.dnsFollowers.follow(config.name, (r) => this.takeDnsAnswer(r.endpoints));
     } else {
-      this.dnsPublisher = shared.dnsPublisher ?? null;
-      void this.refreshDns();
+      // STRICT_DNS, LOGICAL_DNS: resolved here, or in a worker taken from the primary.
+      this.firstDnsAnswer = new Promise((resolve) => (this.firstDnsAnswerTaken = resolve));
+      if (shared.dnsFollowers !== undefined) {
+        this.unfollowDns = shared.dnsFollowers.follow(config.name, (r) => this.takeDnsAnswer(r.endpoints));
+      } else {
+        this.dnsPublisher = shared.dnsPublisher ?? null;
+        void this.refreshDns();
+      }
     }
   }
 
@@ -322,11 +329,13 @@ export class Cluster {
   }
 
   /**
-   * Resolves once the first round of active health checks is done (at once without health
-   * checks): Envoy does not finish a cluster's initialization before that.
+   * Resolves once the cluster is initialized, as Envoy's: a DNS cluster has its first answer
+   * (found or not), and the first round of active health checks is done, so traffic does not
+   * meet a cluster with no hosts yet, nor hosts still marked failed.
    */
-  initialHealthChecks(): Promise<void> {
-    return this.activeHealth?.initialized() ?? Promise.resolve();
+  async initialized(): Promise<void> {
+    if (this.firstDnsAnswer !== null) await this.firstDnsAnswer;
+    await this.activeHealth?.initialized();
   }
 
   /** Rebuilds the picker after a host or health change. */
@@ -390,25 +399,33 @@ export class Cluster {
     return p;
   }
 
-  /** Resolves the endpoints' names (here, or in the primary for every worker), then again after dns_refresh_rate. */
+  /**
+   * Resolves the endpoints' names (here, or in the primary for every worker), then again after
+   * dns_refresh_rate. A name that fails to resolve keeps the addresses it had (none at first).
+   */
   private async refreshDns(): Promise<void> {
     if (this.closed) return;
-    try {
-      const logical = this.config.type === 'LOGICAL_DNS';
-      const answer: Array<[string, string[]]> = [];
-      for (const loc of this.config.localities) {
-        for (const e of loc.endpoints) {
-          const ips = await resolveAll(e.address.address, this.config.dnsLookupFamily);
+    const logical = this.config.type === 'LOGICAL_DNS';
+    const answer: Array<[string, string[]]> = [];
+    for (const loc of this.config.localities) {
+      for (const e of loc.endpoints) {
+        const name = endpointName(e);
+        let ips: string[];
+        try {
+          const found = await resolveAll(e.address.address, this.config.dnsLookupFamily);
           // LOGICAL_DNS uses only the first address of the first endpoint (Envoy's semantics).
-          answer.push([endpointName(e), logical ? ips.slice(0, 1) : ips.sort()]);
-          if (logical) break;
+          ips = logical ? found.slice(0, 1) : found.sort();
+        } catch (err) {
+          log.warn('dns resolution failed', { cluster: this.config.name, name: e.address.address, error: (err as Error).message });
+          const last = this.dnsAnswer?.[answer.length];
+          ips = last !== undefined && last[0] === name ? last[1] : [];
         }
+        answer.push([name, ips]);
         if (logical) break;
       }
-      if (!this.closed) this.takeDnsAnswer(answer);
-    } catch (e) {
-      log.warn('dns resolution failed', { cluster: this.config.name, error: (e as Error).message });
+      if (logical) break;
     }
+    if (!this.closed) this.takeDnsAnswer(answer);
     if (!this.closed) {
       this.dnsTimer = setTimeout(() => void this.refreshDns(), this.config.dnsRefreshRateMs);
       this.dnsTimer.unref();
@@ -430,6 +447,12 @@ export class Cluster {
     this.dnsAnswerKey = key;
     this.dnsPublisher?.publish({ cluster: this.config.name, endpoints: answer });
     this.setHosts(hosts);
+    this.dnsInitialized();
+  }
+
+  private dnsInitialized(): void {
+    this.firstDnsAnswerTaken?.();
+    this.firstDnsAnswerTaken = null;
   }
 
   /** Hosts from a DNS answer, or null when it does not answer exactly this cluster's endpoints. */
@@ -467,6 +490,7 @@ export class Cluster {
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     this.unfollowDns?.();
+    this.dnsInitialized();
     for (const p of this.pools.values()) p.drain();
     for (const p of this.sourcePools.values()) p.drain();
   }
@@ -480,6 +504,7 @@ export class Cluster {
     this.sourcePoolSweep.stop();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     this.unfollowDns?.();
+    this.dnsInitialized();
     for (const p of this.pools.values()) p.destroy();
     for (const p of this.sourcePools.values()) p.destroy();
     this.pools.clear();

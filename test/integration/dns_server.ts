@@ -1,6 +1,6 @@
 // A small authoritative DNS server over UDP for the tests (RFC 1035 wire format): it answers
 // A queries for the names it is given, NODATA for other types of those names, NXDOMAIN for
-// the rest, and counts every query it gets. The proxy reaches it through the system resolver
+// the rest, after a delay if one is set for the name, and counts every query it gets. The proxy reaches it through the system resolver
 // (getaddrinfo), with /etc/resolv.conf bind-mounted in a mount namespace of its own
 // (`resolverWrap`), so nothing outside the test's processes sees it.
 import * as dgram from 'node:dgram';
@@ -11,6 +11,8 @@ export interface DnsServer {
   address: string;
   /** A records by name (lower case, no trailing dot); change them at any time. */
   records: Map<string, string[]>;
+  /** How long to hold the answers for a name, in ms (none: at once). */
+  delays: Map<string, number>;
   /** Queries seen: `name type`, e.g. `web.test A`. */
   queries: string[];
   count(name: string, type?: string): number;
@@ -23,6 +25,7 @@ export function startDnsServer(address: string, records: Record<string, string[]
   const srv: DnsServer = {
     address,
     records: new Map(Object.entries(records)),
+    delays: new Map(),
     queries: [],
     count(name, type) {
       return this.queries.filter((q) => q === `${name} ${type ?? 'A'}` || (type === undefined && q.startsWith(name + ' '))).length;
@@ -35,7 +38,17 @@ export function startDnsServer(address: string, records: Record<string, string[]
     const type = TYPES[q.qtype] ?? String(q.qtype);
     if (srv.queries.length < 10_000) srv.queries.push(`${q.name} ${type}`);
     const ips = srv.records.get(q.name);
-    sock.send(answer(msg, q.end, ips === undefined ? 3 : 0, q.qtype === 1 ? ips ?? [] : []), rinfo.port, rinfo.address);
+    const reply = answer(msg, q.end, ips === undefined ? 3 : 0, q.qtype === 1 ? ips ?? [] : []);
+    const send = () => {
+      try {
+        sock.send(reply, rinfo.port, rinfo.address, () => undefined);
+      } catch {
+        // closed at the end of the test while an answer was held
+      }
+    };
+    const delay = srv.delays.get(q.name);
+    if (delay === undefined) send();
+    else setTimeout(send, delay).unref();
   });
   return new Promise((resolve, reject) => {
     sock.once('error', (e) => reject(new Error(`DNS test server cannot bind ${address}:53: ${e.message}`)));
@@ -84,10 +97,10 @@ function answer(query: Buffer, questionEnd: number, rcode: number, ips: string[]
 
 /**
  * A command prefix that runs a program in a mount namespace of its own whose
- * /etc/resolv.conf names only `server` (one attempt, one-second timeout).
+ * /etc/resolv.conf names only `server` (one attempt, three-second timeout).
  */
 export function resolverWrap(server: DnsServer): string[] {
   if (net.isIPv4(server.address) === false) throw new Error('IPv4 server address expected');
-  const conf = tempFile('resolv.conf', `nameserver ${server.address}\noptions attempts:1 timeout:1\n`);
+  const conf = tempFile('resolv.conf', `nameserver ${server.address}\noptions attempts:1 timeout:3\n`);
   return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', conf];
 }

@@ -197,7 +197,7 @@ test('the checking side publishes a failing host awaiting removal before it remo
   const reports: HealthReport[] = [];
   const c = checkedCluster('pub', [live], { publisher: { publish: (r) => reports.push(r), hadTraffic: () => false } });
   try {
-    await c.initialHealthChecks();
+    await c.initialized();
     await new Promise((r) => setImmediate(r)); // changes go out at the end of the loop's turn
     const h = c.hosts[0];
     assert.deepEqual(reports.at(-1), { cluster: 'pub', hosts: [[h.key, 0]], full: false }, 'the first pass is published');

@@ -1,14 +1,16 @@
-// STRICT_DNS clusters with --concurrency 2, from the user's side. Envoy resolves a DNS
-// cluster's names on its main thread, once per dns_refresh_rate however many workers it has,
-// and every worker balances over the one answer; with the hosts the same everywhere, the
-// cluster's health checks run once too. The proxy here resolves through the real system
+// STRICT_DNS clusters, from the user's side. Envoy does not finish its initialization (/ready,
+// serving) before a DNS cluster's first answer, so the first request finds the hosts. With
+// --concurrency, Envoy resolves a DNS cluster's names on its main thread, once per
+// dns_refresh_rate however many workers it has, and every worker balances over the one answer;
+// with the hosts the same everywhere, the cluster's health checks run once too.
+// The proxy here resolves through the real system
 // resolver (getaddrinfo) against a DNS server the test runs and counts queries on: the proxy
 // runs in a mount namespace of its own whose /etc/resolv.conf names only that server. Which
 // worker carried a request is read from `ss -tnp` (the PID owning the upstream connection).
 // Every wait is bounded; counts are compared with what the configured rates allow, with margins.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, startProxy, waitFor, type Proxy } from './harness';
+import { httpRequest, sleep, startProxy, waitFor, type Proxy } from './harness';
 import { startBackend, type Backend } from './health_backend';
 import { startDnsServer, resolverWrap, type DnsServer } from './dns_server';
 import { answers, healthFlags, stat, throughBothWorkers } from './worker_spread';
@@ -18,6 +20,21 @@ const REFRESH_S = 0.5;
 const NO_TRAFFIC_INTERVAL_S = 0.5;
 const WEB = 'web.switchyard.test';
 const CHECKED = 'checked.switchyard.test';
+
+/** A STRICT_DNS cluster item (under `clusters:`) with one endpoint, `host`:`port`, then `extra` cluster fields. */
+function dnsCluster(name: string, host: string, port: number, extra = ''): string {
+  return `
+  - name: ${name}
+    connect_timeout: 1s
+    type: STRICT_DNS
+    dns_lookup_family: V4_ONLY
+    dns_refresh_rate: ${REFRESH_S}s${extra}
+    load_assignment:
+      cluster_name: ${name}
+      endpoints:
+      - lb_endpoints:
+        - endpoint: { address: { socket_address: { address: ${host}, port_value: ${port} } } }`;
+}
 
 describe('STRICT_DNS clusters with --concurrency 2', () => {
   let dns: DnsServer;
@@ -30,17 +47,6 @@ describe('STRICT_DNS clusters with --concurrency 2', () => {
     b = await startBackend('b', 200, '127.0.0.2', a.port);
     c = await startBackend('c', 200, '127.0.0.1');
     dns = await startDnsServer('127.53.0.7', { [WEB]: ['127.0.0.1'], [CHECKED]: ['127.0.0.1'] });
-    const dnsCluster = (name: string, host: string, port: number, extra = '') => `
-  - name: ${name}
-    connect_timeout: 1s
-    type: STRICT_DNS
-    dns_lookup_family: V4_ONLY
-    dns_refresh_rate: ${REFRESH_S}s${extra}
-    load_assignment:
-      cluster_name: ${name}
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: ${host}, port_value: ${port} } } }`;
     proxy = await startProxy(`
 ${ADMIN_YAML}
 static_resources:
@@ -99,4 +105,39 @@ static_resources:
     // The primary's one change: one worker's gauge and counter, not the sum of three processes'.
     assert.equal(await stat(proxy, 'cluster.web.membership_total'), 1);
   });
+
+  test('a name that stops resolving keeps its last addresses (Envoy keeps the hosts on a failed lookup)', async () => {
+    dns.records.delete(WEB);
+    const from = dns.count(WEB, 'A');
+    await waitFor('three failed lookups', () => dns.count(WEB, 'A') >= from + 3, { attempts: 50 });
+    const still = await answers(proxy, 10, 2);
+    assert.deepEqual(still.filter((x) => x !== 'b'), [], `every request should still go to b: ${still.join(' ')}`);
+    assert.match((await proxy.admin('/clusters')).body, new RegExp(`web::127\\.0\\.0\\.2:${b.port}::`));
+  });
 });
+
+for (const [concurrency, address] of [[1, '127.53.0.8'], [2, '127.53.0.9']] as const) {
+  describe(`a DNS cluster's first answer before /ready (--concurrency ${concurrency})`, () => {
+    test('/ready waits for a slow answer, the first request finds the host; a name that does not resolve holds nothing up', async () => {
+      const slow = 'slow.switchyard.test';
+      const backend = await startBackend('slow');
+      const dns = await startDnsServer(address, { [slow]: ['127.0.0.1'] });
+      dns.delays.set(slow, 1500);
+      const proxy = await startProxy(`
+${ADMIN_YAML}
+static_resources:
+  listeners:${hcmListenerYaml('http', 'LISTENER_PORT', 'dnsi', routeYaml('/missing/', 'missing') + routeYaml('/', 'slow'))}
+  clusters:${dnsCluster('slow', slow, backend.port)}${dnsCluster('missing', 'missing.switchyard.test', backend.port)}`, { concurrency, wrap: resolverWrap(dns) });
+      // startProxy has seen /ready answer 200: by then the slow answer was in.
+      assert.ok(dns.count(slow, 'A') >= 1);
+      const r = await httpRequest(`http://127.0.0.1:${proxy.port('LISTENER_PORT')}/x`);
+      assert.equal(r.status, 200, `the first request after /ready: ${r.status} ${r.body.toString('utf8')}`);
+      assert.equal(r.headers['x-backend'], 'slow');
+      // NXDOMAIN: the cluster is initialized with no hosts (Envoy's 503, no healthy upstream).
+      assert.ok(dns.count('missing.switchyard.test', 'A') >= 1);
+      const m = await httpRequest(`http://127.0.0.1:${proxy.port('LISTENER_PORT')}/missing/x`);
+      assert.equal(m.status, 503);
+      await proxy.stop();
+    });
+  });
+}
