@@ -14,6 +14,7 @@ import { AdsClient } from './client/ads_client';
 import { FileSource, type XdsSource } from './client/file_source';
 import { RelaySource, snapshotUpdates, type WireUpdate } from './relay';
 import { TYPE_URLS, type ResourceUpdate, type TypeDump, type WatchHandler } from './client/types';
+import { canonKey } from './proto/canonical';
 import {
   decodeClusterLoadAssignmentResource,
   decodeClusterResource,
@@ -60,6 +61,13 @@ export class XdsManager {
    */
   private readonly warmingClusters = new Map<string, Warming<ClusterConfig>>();
   private readonly warmingListeners = new Map<string, Warming<ListenerConfig>>();
+  /**
+   * canonKey of each cluster resource in service or warming, by name: a cluster resent
+   * unchanged (every SotW push resends every cluster) is left as it is, as Envoy leaves a
+   * cluster whose hash did not change, so its pools, health and outlier state, load-balancer
+   * state and DNS answers stay.
+   */
+  private readonly clusterKeys = new Map<string, string>();
 
   /**
    * `relay`: every type comes from this one source instead (a worker process that applies
@@ -168,6 +176,8 @@ export class XdsManager {
       const errors = new Map<string, string>();
       const cm = this.server.clusterManager;
       for (const [name, r] of u.added) {
+        const key = canonKey(r.resource);
+        if (this.clusterKeys.get(name) === key && (cm.get(name) !== undefined || this.warmingClusters.has(name))) continue;
         const d = decodeClusterResource(r.resource, name);
         if ('error' in d) {
           errors.set(name, d.error);
@@ -179,6 +189,7 @@ export class XdsManager {
           errors.set(name, `eds_cluster_config.eds_config.ads: ${noAds}`);
           continue;
         }
+        this.clusterKeys.set(name, key);
         if (eds !== undefined && !this.assignments.has(eds) && cm.get(name) === undefined) {
           this.warmCluster(d.value, r.version);
           continue;
@@ -187,6 +198,7 @@ export class XdsManager {
       }
       for (const name of u.removed) {
         this.endWarming(this.warmingClusters, name);
+        this.clusterKeys.delete(name);
         cm.remove(name);
       }
       this.resubscribeEds();

@@ -156,6 +156,25 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       await waitFor('the new route', async () => (await curl([`http://127.0.0.1:${listenerPort}/direct`])).status === 203, { attempts: 100, intervalMs: 50 });
     });
 
+    test('a push that adds a cluster leaves the unchanged one as it is: its upstream connections and version stay', async () => {
+      // SotW resends every cluster on each push; Envoy leaves a cluster whose config did not change.
+      const direct = { match: { prefix: '/direct' }, direct_response: { status: 203, body: { inline_string: 'from rds' } } };
+      for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
+      const cxBefore = (await proxy.stats()).get('cluster.web.upstream_cx_total');
+      const webVersion = async () => {
+        const dump = JSON.parse((await proxy.admin('/config_dump')).body);
+        const clusters = dump.configs.find((c: any) => c['@type'].endsWith('ClustersConfigDump'));
+        return (clusters.dynamic_active_clusters ?? []).find((c: any) => c.cluster?.name === 'web')?.version_info;
+      };
+      const versionBefore = await webVersion();
+      const extra = { name: 'extra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'extra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: a.port } } } }] }] } };
+      cp.writeMesh(mesh({ listenerPort, backendPort: b.port, extraRoute: direct, extraClusters: [extra] }));
+      await waitFor('the extra cluster', async () => (await proxy.admin('/clusters')).body.includes('extra::'), { attempts: 100, intervalMs: 50 });
+      for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
+      assert.equal((await proxy.stats()).get('cluster.web.upstream_cx_total'), cxBefore, 'web kept its pooled upstream connections');
+      assert.equal(await webVersion(), versionBefore, 'web was not updated');
+    });
+
     test('a cluster the proxy cannot take is NACKed by name while the good resources apply', async () => {
       // A Maglev table size that is not prime: Envoy rejects it, and so does Switchyard.
       const bad = { name: 'bad', type: 'STATIC', lb_policy: 'MAGLEV', maglev_lb_config: { table_size: 65536 }, connect_timeout: '1s' };

@@ -9,7 +9,7 @@ import type { HcmConfig } from '../../src/filters/network/http_connection_manage
 import { decodeSotw } from '../../src/xds/client/decode';
 import { TYPE_URLS } from '../../src/xds/client/types';
 import { toAny } from '../../src/xds/proto/binary';
-import type { Canon } from '../../src/xds/proto/canonical';
+import { canonKey, type Canon } from '../../src/xds/proto/canonical';
 import {
   type DecodeResult,
   decodeClusterLoadAssignmentResource,
@@ -174,4 +174,13 @@ test('decodeClusterLoadAssignment: the one decoder for inline and EDS assignment
     path: 'load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address',
     message: 'malformed IP address: "web.internal"',
   }]);
+});
+
+test('canonKey: equal for the same resource resent (proto map keys in any order), different for any change', () => {
+  const a = { name: 'c', connect_timeout: { seconds: 1 }, typed_extension_protocol_options: { x: { '@type': 't/X', v: 1 }, y: { '@type': 't/Y' } }, bytes: Buffer.from([1, 2]) };
+  const sameInOtherOrder = { bytes: Buffer.from([1, 2]), typed_extension_protocol_options: { y: { '@type': 't/Y' }, x: { v: 1, '@type': 't/X' } }, connect_timeout: { seconds: 1 }, name: 'c' };
+  assert.equal(canonKey(a), canonKey(sameInOtherOrder));
+  assert.notEqual(canonKey(a), canonKey({ ...a, connect_timeout: { seconds: 2 } }));
+  assert.notEqual(canonKey(a), canonKey({ ...a, bytes: Buffer.from([1, 3]) }));
+  assert.notEqual(canonKey({ l: [1, 2] }), canonKey({ l: [2, 1] }), 'repeated fields keep their order');
 });

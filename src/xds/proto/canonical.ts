@@ -31,3 +31,18 @@ export function typeName(typeUrl: string): string {
 }
 
 export const TYPE_PREFIX = 'type.googleapis.com/';
+
+/**
+ * A string that is equal for equal canonical values: what tells an xDS resource resent
+ * unchanged (SotW resends every resource on each push) from a changed one. Object keys are
+ * sorted, since a proto map may come in any order (Go's encoder does not fix it).
+ */
+export function canonKey(v: Canon): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? sortedKeys(x as Record<string, unknown>) : x));
+}
+
+function sortedKeys(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}
