@@ -249,9 +249,11 @@ export class Cluster {
       }
     }
     // Keep the Host objects (and their stats and health) of endpoints that remain.
+    let membershipChanged = keep.size !== old.size;
     this.hosts = hosts.map((h) => {
       const o = old.get(h.key);
       if (o === undefined) {
+        membershipChanged = true;
         if (hc !== null && !h.healthCheckConfig?.disableActiveHealthCheck) {
           const carried = this.inherited?.get(h.key);
           h.healthFlags |= carried ?? HealthFlag.FAILED_ACTIVE_HC | HealthFlag.PENDING_ACTIVE_HC;
@@ -274,7 +276,8 @@ export class Cluster {
     this.outlierDetector?.setHosts(this.hosts);
     this.outlierForwarder?.setHosts(this.hosts);
     this.rebuild();
-    this.stats.membership_change.inc();
+    // Envoy counts a change of the host set, not an update that names the same hosts.
+    if (membershipChanged) this.stats.membership_change.inc();
     // The workers get the new host list's whole state: flags of hosts that left do not linger
     // there for a host that comes back (nor for a cluster of the same name made again).
     this.publishBatch?.full(this.hosts);

@@ -62,12 +62,14 @@ export class XdsManager {
   private readonly warmingClusters = new Map<string, Warming<ClusterConfig>>();
   private readonly warmingListeners = new Map<string, Warming<ListenerConfig>>();
   /**
-   * canonKey of each cluster resource in service or warming, by name: a cluster resent
-   * unchanged (every SotW push resends every cluster) is left as it is, as Envoy leaves a
-   * cluster whose hash did not change, so its pools, health and outlier state, load-balancer
-   * state and DNS answers stay.
+   * canonKey of each cluster and listener resource in service or warming, by name: one resent
+   * unchanged (every SotW push resends every cluster and listener) is left as it is, as Envoy
+   * leaves a resource whose hash did not change. A cluster keeps its pools, health and outlier
+   * state, load-balancer state and DNS answers; a listener keeps its connections (an update
+   * drains them).
    */
   private readonly clusterKeys = new Map<string, string>();
+  private readonly listenerKeys = new Map<string, string>();
 
   /**
    * `relay`: every type comes from this one source instead (a worker process that applies
@@ -364,6 +366,8 @@ export class XdsManager {
       this.onUpdate?.(TYPE_URLS.LDS, u);
       const errors = new Map<string, string>();
       for (const [name, r] of u.added) {
+        const key = canonKey(r.resource);
+        if (this.listenerKeys.get(name) === key && (this.activeListeners.has(name) || this.warmingListeners.has(name))) continue;
         const d = decodeListenerResource(r.resource, name);
         if ('error' in d) {
           errors.set(name, d.error);
@@ -377,11 +381,16 @@ export class XdsManager {
         if (rdsNamesOf(d.value).some((n) => this.server.routes.get(n) === null)) this.warmListener(d.value, r.version);
         else {
           const err = this.activateListener(d.value, r.version);
-          if (err !== undefined) errors.set(name, err);
+          if (err !== undefined) {
+            errors.set(name, err);
+            continue;
+          }
         }
+        this.listenerKeys.set(name, key);
       }
       for (const name of u.removed) {
         this.endWarming(this.warmingListeners, name);
+        this.listenerKeys.delete(name);
         this.activeListeners.delete(name);
         this.server.removeListener(name);
       }
@@ -402,7 +411,11 @@ export class XdsManager {
     this.activeListeners.set(config.name, config);
     // Binding is asynchronous: a port that cannot be bound is logged (the response is
     // already answered by then).
-    const tracked = p.catch((e: Error) => log.error('cannot bind listener from xds', { name: config.name, error: e.message }));
+    const tracked = p.catch((e: Error) => {
+      log.error('cannot bind listener from xds', { name: config.name, error: e.message });
+      // The same listener sent again is then tried again, not skipped as unchanged.
+      if (this.activeListeners.get(config.name) === config) this.listenerKeys.delete(config.name);
+    });
     this.pendingBinds.add(tracked);
     void tracked.finally(() => this.pendingBinds.delete(tracked));
     return undefined;

@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HttpBackend, Proxy, curl, freePort, startHttpBackend, startProxy, waitFor } from './harness';
 import { toAny } from '../../src/xds/proto/binary';
 import { mustLookupType } from '../../src/xds/proto/root';
-import { TYPE, rawAdsService } from './xds_helpers';
+import { TYPE, keptConnection, rawAdsService } from './xds_helpers';
 
 const Res = mustLookupType('envoy.service.discovery.v3.DiscoveryResponse');
 const encode = (m: object) => Buffer.from(Res.encode(Res.fromObject(m)).finish());
@@ -141,6 +141,25 @@ test('the good config: ACKed, served', async () => {
   for (const t of [TYPE.CDS, TYPE.LDS, TYPE.RDS]) assert.ok(ads.requests.some((r) => r.type_url === t && r.version_info === 'v1' && !r.error_detail), `ACK of ${t}`);
 });
 
+test('the same listener and cluster sent again (a SotW push resends everything) change nothing: connections stay', async () => {
+  const client = keptConnection(listenerPort);
+  try {
+    assert.equal((await client.get()).status, 200);
+    const cx = (await proxy.stats()).get('cluster.web.upstream_cx_total');
+    for (const t of [TYPE.CDS, TYPE.LDS]) {
+      const nonce = `again-${t.split('.').pop()}`;
+      ads.send({ type_url: t, version_info: 'v1', nonce, resources: ads.good[t].resources });
+      const r = await ads.answer(nonce);
+      assert.ok(!r.error_detail && r.version_info === 'v1', `an ACK: ${JSON.stringify(r)}`);
+    }
+    // A listener update would drain the connection (`connection: close`), a cluster update its pool.
+    assert.deepEqual(await client.get(), { status: 200, connection: undefined, reused: true });
+    assert.equal((await proxy.stats()).get('cluster.web.upstream_cx_total'), cx, 'the upstream connection was kept');
+  } finally {
+    client.close();
+  }
+});
+
 test('a truncated message resets the stream; the new stream resubscribes from the last accepted versions', async () => {
   const before = ads.streams;
   const whole = encode({ type_url: TYPE.CDS, version_info: 'v2', nonce: 'trunc', resources: [cluster('web', backend.port), cluster('other', backend.port)] });
@@ -187,8 +206,9 @@ test('duplicate names: every copy is rejected by name; the cluster keeps serving
   const dump = JSON.parse((await proxy.admin('/config_dump')).body);
   const c = dump.configs.find((x: any) => x['@type'].endsWith('ClustersConfigDump'));
   const web = c.dynamic_active_clusters.find((x: any) => x.cluster?.name === 'web');
-  // v3 and v4 were NACKed for other resources, but web in them was good and applied (gRFC A46).
-  assert.equal(web.version_info, 'v4', 'web keeps the last version it was accepted at');
+  // v3 and v4 were NACKed for other resources; web in them was good (gRFC A46) but the same as
+  // in v1, so it was left as it was, with its version, as Envoy leaves an unchanged cluster.
+  assert.equal(web.version_info, 'v1', 'web keeps the version of its last change');
   assert.equal(web.error_state.version_info, 'v5');
   assert.match(web.error_state.details, /appears more than once/);
 });

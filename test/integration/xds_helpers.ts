@@ -220,6 +220,25 @@ export function rawAdsService(): grpc.ServiceDefinition {
   } as grpc.ServiceDefinition;
 }
 
+/**
+ * One client keep-alive connection to 127.0.0.1:`port`, held across config pushes: get() sends
+ * GET /x on it and reports the status, the Connection header (a draining listener sends
+ * `close`) and whether the request went on the connection already open.
+ */
+export function keptConnection(port: number): { get(): Promise<{ status: number; connection: string | undefined; reused: boolean }>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return {
+    get: () => new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/x', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+    }),
+    close: () => agent.destroy(),
+  };
+}
+
 // ---------------------------------------------------------------- mesh builders (shared by the xDS tests)
 
 export function cla(name: string, port: number) {

@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { once } from 'node:events';
 import { HttpBackend, Proxy, curl, freePort, sleep, startHttpBackend, startProxy, waitFor } from './harness';
-import { ControlPlane, adsBootstrap, startControlPlane } from './xds_helpers';
+import { ControlPlane, adsBootstrap, keptConnection, startControlPlane } from './xds_helpers';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
@@ -156,23 +156,35 @@ for (const api of ['GRPC', 'DELTA_GRPC'] as const) {
       await waitFor('the new route', async () => (await curl([`http://127.0.0.1:${listenerPort}/direct`])).status === 203, { attempts: 100, intervalMs: 50 });
     });
 
-    test('a push that adds a cluster leaves the unchanged one as it is: its upstream connections and version stay', async () => {
-      // SotW resends every cluster on each push; Envoy leaves a cluster whose config did not change.
+    test('a push that adds a cluster leaves the unchanged ones as they are: connections and versions stay', async () => {
+      // SotW resends every cluster and listener on each push; Envoy leaves a resource whose config did not change.
       const direct = { match: { prefix: '/direct' }, direct_response: { status: 203, body: { inline_string: 'from rds' } } };
-      for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
-      const cxBefore = (await proxy.stats()).get('cluster.web.upstream_cx_total');
-      const webVersion = async () => {
-        const dump = JSON.parse((await proxy.admin('/config_dump')).body);
-        const clusters = dump.configs.find((c: any) => c['@type'].endsWith('ClustersConfigDump'));
-        return (clusters.dynamic_active_clusters ?? []).find((c: any) => c.cluster?.name === 'web')?.version_info;
-      };
-      const versionBefore = await webVersion();
-      const extra = { name: 'extra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'extra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: a.port } } } }] }] } };
-      cp.writeMesh(mesh({ listenerPort, backendPort: b.port, extraRoute: direct, extraClusters: [extra] }));
-      await waitFor('the extra cluster', async () => (await proxy.admin('/clusters')).body.includes('extra::'), { attempts: 100, intervalMs: 50 });
-      for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
-      assert.equal((await proxy.stats()).get('cluster.web.upstream_cx_total'), cxBefore, 'web kept its pooled upstream connections');
-      assert.equal(await webVersion(), versionBefore, 'web was not updated');
+      // A client keep-alive connection held across the push (a listener update would drain it).
+      const client = keptConnection(listenerPort);
+      try {
+        assert.equal((await client.get()).status, 200);
+        for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
+        const cxBefore = (await proxy.stats()).get('cluster.web.upstream_cx_total');
+        const versions = async () => {
+          const dump = JSON.parse((await proxy.admin('/config_dump')).body);
+          const section = (t: string) => dump.configs.find((c: any) => c['@type'].endsWith(t));
+          const web = (section('ClustersConfigDump').dynamic_active_clusters ?? []).find((c: any) => c.cluster?.name === 'web');
+          const ingress = (section('ListenersConfigDump').dynamic_listeners ?? []).find((l: any) => l.name === 'ingress');
+          return { web: web?.version_info, ingress: ingress?.active_state?.version_info };
+        };
+        const versionsBefore = await versions();
+        const extra = { name: 'extra', type: 'STATIC', connect_timeout: '1s', load_assignment: { cluster_name: 'extra', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: a.port } } } }] }] } };
+        cp.writeMesh(mesh({ listenerPort, backendPort: b.port, extraRoute: direct, extraClusters: [extra] }));
+        await waitFor('the extra cluster', async () => (await proxy.admin('/clusters')).body.includes('extra::'), { attempts: 100, intervalMs: 50 });
+        const kept = await client.get();
+        // A draining listener answers with `connection: close`; HTTP/1.1 keep-alive needs no header.
+        assert.deepEqual(kept, { status: 200, connection: undefined, reused: true }, 'the client connection from before the push is still served, not drained');
+        for (let i = 0; i < 3; i++) assert.equal(await backendOf(listenerPort), 'b');
+        assert.equal((await proxy.stats()).get('cluster.web.upstream_cx_total'), cxBefore, 'web kept its pooled upstream connections');
+        assert.deepEqual(await versions(), versionsBefore, 'neither web nor the listener was updated');
+      } finally {
+        client.close();
+      }
     });
 
     test('a cluster the proxy cannot take is NACKed by name while the good resources apply', async () => {
