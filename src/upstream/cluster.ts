@@ -199,6 +199,9 @@ export class Cluster {
         this.unfollowDns = shared.dnsFollowers.follow(config.name, (r) => this.takeDnsAnswer(r.endpoints));
       } else {
         this.dnsPublisher = shared.dnsPublisher ?? null;
+        // A cluster replaced by a CDS update starts from the answer of the one it replaces, if
+        // that answers its endpoints, instead of from no hosts until its own lookup is done.
+        if (previous?.dnsAnswer) this.takeDnsAnswer(previous.dnsAnswer);
         void this.refreshDns();
       }
     }

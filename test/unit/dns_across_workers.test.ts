@@ -1,7 +1,8 @@
 // DNS clusters with --concurrency (src/upstream/dns/across_workers.ts): the primary's cluster
 // resolves and publishes each new answer; a worker's cluster resolves nothing and builds its
 // hosts from the primary's answers, only from answers for the endpoints it has, and counts a
-// membership change only when the answer changes. (The whole path, primary and workers as
+// membership change only when the answer changes. And a cluster replaced by a CDS update
+// starts from the answer of the one it replaces. (The whole path, primary and workers as
 // processes behind a real resolver, is test/integration/dns_concurrency.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { StatsStore } from '../../src/telemetry/stats';
 import { Cluster, type SharedState } from '../../src/upstream/cluster';
 import { DnsFollowers, type DnsReport } from '../../src/upstream/dns/across_workers';
 
-function dnsCluster(type: 'STRICT_DNS' | 'LOGICAL_DNS', names: string[], shared: SharedState, store = new StatsStore()): Cluster {
+function dnsCluster(type: 'STRICT_DNS' | 'LOGICAL_DNS', names: string[], shared: SharedState, store = new StatsStore(), previous?: Cluster): Cluster {
   const eps = names.map((n) => `{ endpoint: { address: { socket_address: { address: ${n}, port_value: 9 } } } }`).join(', ');
   const cfg = decodeBootstrap(parseConfigText(`
 static_resources:
@@ -23,7 +24,7 @@ static_resources:
     load_assignment:
       cluster_name: web
       endpoints: [{ lb_endpoints: [${eps}] }]`, 'b.yaml'), 'b.yaml').clusters[0];
-  return new Cluster(cfg, store, false, undefined, shared);
+  return new Cluster(cfg, store, false, previous, shared);
 }
 
 const keys = (c: Cluster) => c.hosts.map((h) => h.key);
@@ -79,4 +80,19 @@ test("the primary's DNS cluster publishes an answer when it changes, and has the
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(published.length, 1);
   c.destroy();
+});
+
+test('a DNS cluster replaced by a CDS update starts from the answer of the one it replaces, if that answers its endpoints', async () => {
+  const old = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], {});
+  for (let i = 0; i < 100 && old.hosts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(keys(old), ['127.0.0.1:9', '127.0.0.2:9']);
+  // Same endpoints (another field changed): the hosts are there at once, before any lookup of its own.
+  const same = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], {}, new StatsStore(), old);
+  assert.deepEqual(keys(same), ['127.0.0.1:9', '127.0.0.2:9']);
+  // Other endpoints: nothing is carried over; its own lookup fills it.
+  const other = dnsCluster('STRICT_DNS', ['127.0.0.3'], {}, new StatsStore(), same);
+  assert.deepEqual(keys(other), []);
+  for (let i = 0; i < 100 && other.hosts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(keys(other), ['127.0.0.3:9']);
+  for (const c of [old, same, other]) c.destroy();
 });
