@@ -13,6 +13,7 @@ import { HealthFlag, Host } from './host';
 import { leastRequest } from './lb/least_request';
 import { maglev } from './lb/maglev';
 import type { LbBuildContext, LbContext, LoadBalancer, LoadBalancerFactory } from './lb/picker';
+import { localityKey } from './lb/priority';
 import { randomLb } from './lb/random';
 import { ringHash } from './lb/ring_hash';
 import { roundRobin } from './lb/round_robin';
@@ -264,6 +265,11 @@ export class Cluster {
         return h;
       }
       o.weight = h.weight;
+      // A host that moves to another priority or locality leaves one host set for another (Envoy counts that as a change).
+      if (o.priority !== h.priority || localityKey(o) !== localityKey(h)) membershipChanged = true;
+      o.priority = h.priority;
+      o.locality = h.locality;
+      o.hostname = h.hostname;
       o.ip = h.ip;
       o.localityWeight = h.localityWeight;
       o.hashKey = h.hashKey;

@@ -52,9 +52,10 @@ export class Host {
     readonly port: number,
     public weight: number,
     public edsHealth: HealthStatus,
-    readonly priority: number,
-    readonly locality: { region?: string; zone?: string; sub_zone?: string } | undefined,
-    readonly hostname: string = '',
+    // Updated in place when an update moves the endpoint (Cluster.setHosts), as Envoy's are.
+    public priority: number,
+    public locality: { region?: string; zone?: string; sub_zone?: string } | undefined,
+    public hostname: string = '',
   ) {
     this.ip = address;
     this.key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;

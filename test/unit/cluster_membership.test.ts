@@ -1,12 +1,14 @@
-// A cluster's membership_change counts changes of its host set, as Envoy's does: an EDS
-// update (every SotW push resends every assignment) that names the same hosts is no change.
+// A cluster's host set under updates, as Envoy keeps it: membership_change counts changes (an
+// EDS update that names the same hosts again, as every SotW push does, is none), and a host
+// moved to another priority or locality is moved, keeping its host object and stats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBootstrap, parseConfigText } from '../../src/config/bootstrap';
 import { StatsStore } from '../../src/telemetry/stats';
 import { Cluster } from '../../src/upstream/cluster';
 
-test('membership_change counts hosts added or removed, not the same hosts sent again', () => {
+/** A STATIC cluster `web` whose load_assignment has `endpoints` (YAML under `endpoints:`), its stats store and its membership_change. */
+function webCluster(endpoints: string) {
   const cfg = decodeBootstrap(parseConfigText(`
 static_resources:
   clusters:
@@ -15,10 +17,17 @@ static_resources:
     connect_timeout: 1s
     load_assignment:
       cluster_name: web
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9001 } } } }] }]`, 'b.yaml'), 'b.yaml').clusters[0];
+      endpoints:${endpoints}`, 'b.yaml'), 'b.yaml').clusters[0];
   const store = new StatsStore();
   const c = new Cluster(cfg, store, false);
   const changes = () => store.snapshot().find((s) => s.name === 'cluster.web.membership_change')?.value;
+  return { cfg, c, changes };
+}
+
+const endpoint = (port: number) => `[{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } } }]`;
+
+test('membership_change counts hosts added or removed, not the same hosts sent again', () => {
+  const { cfg, c, changes } = webCluster(` [{ lb_endpoints: ${endpoint(9001)} }]`);
   assert.equal(changes(), 1, 'the first hosts');
   // The configured locality with its endpoint on these ports instead.
   const [l] = cfg.localities;
@@ -32,5 +41,25 @@ static_resources:
   c.setEndpoints(loc(9003));
   assert.equal(changes(), 4, 'one host for another');
   assert.deepEqual(c.hosts.map((h) => h.key), ['127.0.0.1:9003']);
+  c.destroy();
+});
+
+test('an update that moves a host to another priority or locality moves it (the host object and its stats stay)', () => {
+  const { cfg, c, changes } = webCluster(`
+      - { priority: 0, locality: { zone: a }, lb_endpoints: ${endpoint(9001)} }
+      - { priority: 1, locality: { zone: b }, lb_endpoints: ${endpoint(9002)} }`);
+  const picks = () => new Set(Array.from({ length: 10 }, () => c.pick(null)?.key));
+  assert.deepEqual(picks(), new Set(['127.0.0.1:9001']), 'priority 0 takes everything');
+  const first = c.hosts.find((h) => h.port === 9001)!;
+  first.stats.rq_total = 7;
+  // The two swap priorities (and zones).
+  const [p0, p1] = cfg.localities;
+  c.setEndpoints([{ ...p0, priority: 1, locality: { zone: 'b' } }, { ...p1, priority: 0, locality: { zone: 'a' } }]);
+  assert.deepEqual(picks(), new Set(['127.0.0.1:9002']), 'the host now at priority 0 takes everything');
+  const moved = c.hosts.find((h) => h.port === 9001)!;
+  assert.equal(moved, first, 'the same host object');
+  assert.equal(moved.stats.rq_total, 7);
+  assert.deepEqual([moved.priority, moved.locality?.zone], [1, 'b']);
+  assert.equal(changes(), 2, 'a move between priorities is a membership change');
   c.destroy();
 });

@@ -25,7 +25,8 @@ export interface HostSet {
   localities: Locality[];
 }
 
-function localityKey(h: Host): string {
+/** The host's locality as one string (region/zone/sub_zone): what groups hosts into localities. */
+export function localityKey(h: Host): string {
   const l = h.locality;
   return l === undefined ? '' : `${l.region ?? ''}/${l.zone ?? ''}/${l.sub_zone ?? ''}`;
 }
