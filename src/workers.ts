@@ -47,7 +47,8 @@ type FromWorker =
   | { t: 'traffic'; cluster: string }
   | { t: 'outlier'; cluster: string; events: OutlierEvents };
 
-const MEMBERSHIP_GAUGE = /^cluster\..+\.membership_(total|healthy)$/;
+/** A cluster's host-set stats: every worker holds the same hosts and sees the same updates. */
+const PER_CLUSTER_ONCE = /^cluster\..+\.(membership_(total|healthy|change)|update_no_rebuild)$/;
 
 /** In a worker: run the proxy and answer the primary. */
 export async function runWorker(bootstrap: BootstrapConfig, opts: ServerOptions): Promise<void> {
@@ -243,9 +244,9 @@ class PrimaryHost implements AdminHost {
     for (const s of snaps) {
       for (const x of s.stats) {
         const cur = sums.get(x.name);
-        // A cluster's membership gauges describe its hosts, which every worker holds: the
-        // proxy's value is one worker's (the largest), not their sum.
-        if (cur) cur.value = MEMBERSHIP_GAUGE.test(x.name) ? Math.max(cur.value, x.value) : cur.value + x.value;
+        // A cluster's membership stats describe its hosts and their updates, which every worker
+        // holds and sees: the proxy's value is one worker's (the largest), not their sum.
+        if (cur) cur.value = PER_CLUSTER_ONCE.test(x.name) ? Math.max(cur.value, x.value) : cur.value + x.value;
         else sums.set(x.name, { value: x.value, kind: x.kind });
       }
     }

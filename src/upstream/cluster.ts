@@ -254,6 +254,8 @@ export class Cluster {
     }
     // Keep the Host objects (and their stats and health) of endpoints that remain.
     let membershipChanged = keep.size !== old.size;
+    // Anything the load balancer or health checking reads changed (else nothing is rebuilt).
+    let changed = retained.length > 0;
     this.hosts = hosts.map((h) => {
       const o = old.get(h.key);
       if (o === undefined) {
@@ -264,9 +266,12 @@ export class Cluster {
         }
         return h;
       }
-      o.weight = h.weight;
       // A host that moves to another priority or locality leaves one host set for another (Envoy counts that as a change).
       if (o.priority !== h.priority || localityKey(o) !== localityKey(h)) membershipChanged = true;
+      const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
+      const flags = (o.healthFlags & ~(eds | HealthFlag.PENDING_DYNAMIC_REMOVAL)) | (h.healthFlags & eds);
+      if (!changed) changed = flags !== o.healthFlags || o.weight !== h.weight || o.ip !== h.ip || o.hostname !== h.hostname || o.localityWeight !== h.localityWeight || o.hashKey !== h.hashKey || !sameHealthCheckConfig(o, h);
+      o.weight = h.weight;
       o.priority = h.priority;
       o.locality = h.locality;
       o.hostname = h.hostname;
@@ -275,12 +280,17 @@ export class Cluster {
       o.hashKey = h.hashKey;
       o.healthCheckConfig = h.healthCheckConfig;
       // EDS health comes with the assignment; active-HC and outlier flags stay the host's own.
-      const eds = HealthFlag.FAILED_EDS_HEALTH | HealthFlag.DEGRADED_EDS_HEALTH;
       o.edsHealth = h.edsHealth;
-      o.healthFlags = (o.healthFlags & ~(eds | HealthFlag.PENDING_DYNAMIC_REMOVAL)) | (h.healthFlags & eds);
+      o.healthFlags = flags;
       return o;
     });
     if (retained.length > 0) this.hosts.push(...retained);
+    if (!membershipChanged && !changed && this.lb !== undefined) {
+      // The same hosts as they were (every SotW push resends every assignment): as Envoy, no
+      // rebuild, so the load balancer keeps its state (a round robin its place).
+      this.stats.update_no_rebuild.inc();
+      return;
+    }
     (this.follower ?? hc)?.setHosts(this.hosts);
     this.outlierDetector?.setHosts(this.hosts);
     this.outlierForwarder?.setHosts(this.hosts);
@@ -527,4 +537,8 @@ export class Cluster {
 /** An endpoint's name and port as configured (what a DNS answer is matched on). */
 function endpointName(e: ClusterConfig['localities'][number]['endpoints'][number]): string {
   return e.address.address + ':' + e.address.port;
+}
+
+function sameHealthCheckConfig(a: Host, b: Host): boolean {
+  return a.healthCheckConfig === b.healthCheckConfig || JSON.stringify(a.healthCheckConfig) === JSON.stringify(b.healthCheckConfig);
 }

@@ -41,6 +41,8 @@ export class ClusterStats {
   readonly membership_total: Gauge;
   readonly membership_healthy: Gauge;
   readonly membership_change: Counter;
+  /** Host-list updates that changed nothing the load balancer depends on (no rebuild), Envoy's update_no_rebuild. */
+  readonly update_no_rebuild: Counter;
   private readonly byClass: Counter[];
 
   /** The open connections whose bytes the counters follow. */
@@ -91,6 +93,7 @@ export class ClusterStats {
     this.membership_total = store.gauge(p + 'membership_total');
     this.membership_healthy = store.gauge(p + 'membership_healthy');
     this.membership_change = store.counter(p + 'membership_change');
+    this.update_no_rebuild = store.counter(p + 'update_no_rebuild');
     this.byClass = [this.upstream_rq_1xx, this.upstream_rq_1xx, this.upstream_rq_2xx, this.upstream_rq_3xx, this.upstream_rq_4xx, this.upstream_rq_5xx];
   }
 

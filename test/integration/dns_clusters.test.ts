@@ -102,8 +102,9 @@ static_resources:
     const moved = await throughBothWorkers(proxy, b);
     assert.deepEqual(moved.answers.filter((x) => x !== 'b'), [], `every request should go to b: ${moved.answers.join(' ')}`);
     assert.equal(moved.owners.size, 2, `the requests that reached b came from worker processes ${[...moved.owners].join(', ')}`);
-    // The primary's one change: one worker's gauge and counter, not the sum of three processes'.
+    // The one change, counted once for the proxy (each worker saw it; not their sum).
     assert.equal(await stat(proxy, 'cluster.web.membership_total'), 1);
+    assert.equal(await stat(proxy, 'cluster.web.membership_change'), changesBefore + 1);
   });
 
   test('a name that stops resolving keeps its last addresses (Envoy keeps the hosts on a failed lookup)', async () => {

@@ -24,10 +24,10 @@ static_resources:
   return { cfg, c, changes };
 }
 
-const endpoint = (port: number) => `[{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } } }]`;
+const endpoint = (port: number) => `{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${port} } } } }`;
 
 test('membership_change counts hosts added or removed, not the same hosts sent again', () => {
-  const { cfg, c, changes } = webCluster(` [{ lb_endpoints: ${endpoint(9001)} }]`);
+  const { cfg, c, changes } = webCluster(` [{ lb_endpoints: [${endpoint(9001)}] }]`);
   assert.equal(changes(), 1, 'the first hosts');
   // The configured locality with its endpoint on these ports instead.
   const [l] = cfg.localities;
@@ -46,8 +46,8 @@ test('membership_change counts hosts added or removed, not the same hosts sent a
 
 test('an update that moves a host to another priority or locality moves it (the host object and its stats stay)', () => {
   const { cfg, c, changes } = webCluster(`
-      - { priority: 0, locality: { zone: a }, lb_endpoints: ${endpoint(9001)} }
-      - { priority: 1, locality: { zone: b }, lb_endpoints: ${endpoint(9002)} }`);
+      - { priority: 0, locality: { zone: a }, lb_endpoints: [${endpoint(9001)}] }
+      - { priority: 1, locality: { zone: b }, lb_endpoints: [${endpoint(9002)}] }`);
   const picks = () => new Set(Array.from({ length: 10 }, () => c.pick(null)?.key));
   assert.deepEqual(picks(), new Set(['127.0.0.1:9001']), 'priority 0 takes everything');
   const first = c.hosts.find((h) => h.port === 9001)!;
@@ -61,5 +61,25 @@ test('an update that moves a host to another priority or locality moves it (the 
   assert.equal(moved.stats.rq_total, 7);
   assert.deepEqual([moved.priority, moved.locality?.zone], [1, 'b']);
   assert.equal(changes(), 2, 'a move between priorities is a membership change');
+  c.destroy();
+});
+
+test('an update naming the same hosts rebuilds nothing: update_no_rebuild, and the round robin keeps its place', () => {
+  const { cfg, c, changes } = webCluster(` [{ lb_endpoints: [${[9001, 9002, 9003].map(endpoint).join(', ')}] }]`);
+  const noRebuild = () => c.stats.update_no_rebuild.value;
+  const order = Array.from({ length: 3 }, () => c.pick(null)!.port);
+  assert.deepEqual([...order].sort(), [9001, 9002, 9003]);
+  // A rebuilt round robin starts at a random host: six updates in a row keep the cycle only
+  // if none of them rebuilt it (a rebuild would keep it by chance one time in three each).
+  for (let i = 0; i < 6; i++) {
+    c.setEndpoints(cfg.localities);
+    assert.equal(c.pick(null)!.port, order[i % 3], `pick after update ${i + 1}`);
+  }
+  assert.equal(noRebuild(), 6);
+  assert.equal(changes(), 1, 'only the first hosts were a membership change');
+  // A changed weight is a change: rebuilt, not counted as no-rebuild.
+  const [l] = cfg.localities;
+  c.setEndpoints([{ ...l, endpoints: l.endpoints.map((e, i) => (i === 0 ? { ...e, weight: 5 } : e)) }]);
+  assert.equal(noRebuild(), 6);
   c.destroy();
 });
