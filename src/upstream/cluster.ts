@@ -486,12 +486,7 @@ export class Cluster {
         if (i === answer.length) return this.config.type === 'LOGICAL_DNS' && i === 1 ? hosts : null;
         const [name, ips] = answer[i++];
         if (name !== endpointName(e)) return null;
-        for (const ip of ips) {
-          const h = new Host(ip, e.address.port, e.weight, e.healthStatus, loc.priority, loc.locality, e.hostname || e.address.address);
-          h.localityWeight = loc.weight ?? 0;
-          h.hashKey = e.hashKey;
-          hosts.push(h);
-        }
+        for (const ip of ips) hosts.push(Host.fromEndpoint(e, loc.priority, loc.locality, loc.weight, ip));
       }
     }
     return i === answer.length ? hosts : null;

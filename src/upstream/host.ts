@@ -63,8 +63,14 @@ export class Host {
     if (edsHealth === 'DEGRADED') this.healthFlags |= HealthFlag.DEGRADED_EDS_HEALTH;
   }
 
-  static fromEndpoint(e: EndpointConfig, priority: number, locality?: Host['locality'], localityWeight = 0): Host {
-    const h = new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname);
+  /**
+   * The host of an endpoint; for a DNS cluster, `resolved` is one address its name resolved
+   * to (the name is then the host's hostname unless the endpoint gives one).
+   */
+  static fromEndpoint(e: EndpointConfig, priority: number, locality?: Host['locality'], localityWeight = 0, resolved?: string): Host {
+    const h = resolved === undefined
+      ? new Host(e.address.address, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname)
+      : new Host(resolved, e.address.port, e.weight, e.healthStatus, priority, locality, e.hostname || e.address.address);
     h.localityWeight = localityWeight;
     h.hashKey = e.hashKey;
     h.healthCheckConfig = e.healthCheck;

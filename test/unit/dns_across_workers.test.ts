@@ -29,6 +29,11 @@ static_resources:
 
 const keys = (c: Cluster) => c.hosts.map((h) => h.key);
 
+/** Waits (at most 2 s, polling) until `done()` holds: a lookup through the system resolver. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
 test("a worker's DNS cluster takes its hosts from the primary's answers, only those for its endpoints", () => {
   const followers = new DnsFollowers();
   // An answer that comes before the cluster exists is taken when it is made.
@@ -59,6 +64,23 @@ test("a worker's DNS cluster takes its hosts from the primary's answers, only th
   assert.deepEqual(keys(again), ['10.0.0.1:9']);
 });
 
+test("a DNS cluster's hosts carry their endpoint's health_check_config, like any other cluster's", () => {
+  const cfg = decodeBootstrap(parseConfigText(`
+static_resources:
+  clusters:
+  - name: web
+    type: STRICT_DNS
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: web
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: a.test, port_value: 9 } }, health_check_config: { port_value: 9100 } } }] }]`, 'b.yaml'), 'b.yaml').clusters[0];
+  const followers = new DnsFollowers();
+  const c = new Cluster(cfg, new StatsStore(), false, undefined, { dnsFollowers: followers });
+  followers.deliver({ cluster: 'web', endpoints: [['a.test:9', ['10.0.0.1', '10.0.0.2']]] });
+  assert.deepEqual(c.hosts.map((h) => [h.key, h.hostname, h.healthCheckConfig?.portValue]), [['10.0.0.1:9', 'a.test', 9100], ['10.0.0.2:9', 'a.test', 9100]]);
+  c.destroy();
+});
+
 test('LOGICAL_DNS follows the answer for its first endpoint only', () => {
   const followers = new DnsFollowers();
   const c = dnsCluster('LOGICAL_DNS', ['a.test'], { dnsFollowers: followers });
@@ -71,7 +93,7 @@ test('LOGICAL_DNS follows the answer for its first endpoint only', () => {
 test("the primary's DNS cluster publishes an answer when it changes, and has the last one for a worker that joins", async () => {
   const published: DnsReport[] = [];
   const c = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], { dnsPublisher: { publish: (r) => published.push(r) } });
-  for (let i = 0; i < 100 && published.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => published.length > 0);
   const expected = { cluster: 'web', endpoints: [['localhost:9', ['127.0.0.1']], ['127.0.0.2:9', ['127.0.0.2']]] };
   assert.deepEqual(published[0], expected);
   assert.deepEqual(keys(c), ['127.0.0.1:9', '127.0.0.2:9']);
@@ -84,7 +106,7 @@ test("the primary's DNS cluster publishes an answer when it changes, and has the
 
 test('a DNS cluster replaced by a CDS update starts from the answer of the one it replaces, if that answers its endpoints', async () => {
   const old = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], {});
-  for (let i = 0; i < 100 && old.hosts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => old.hosts.length > 0);
   assert.deepEqual(keys(old), ['127.0.0.1:9', '127.0.0.2:9']);
   // Same endpoints (another field changed): the hosts are there at once, before any lookup of its own.
   const same = dnsCluster('STRICT_DNS', ['localhost', '127.0.0.2'], {}, new StatsStore(), old);
@@ -92,7 +114,7 @@ test('a DNS cluster replaced by a CDS update starts from the answer of the one i
   // Other endpoints: nothing is carried over; its own lookup fills it.
   const other = dnsCluster('STRICT_DNS', ['127.0.0.3'], {}, new StatsStore(), same);
   assert.deepEqual(keys(other), []);
-  for (let i = 0; i < 100 && other.hosts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => other.hosts.length > 0);
   assert.deepEqual(keys(other), ['127.0.0.3:9']);
   for (const c of [old, same, other]) c.destroy();
 });
