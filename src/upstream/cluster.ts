@@ -447,8 +447,8 @@ export class Cluster {
       }
       if (logical) break;
     }
-    if (!this.closed) this.takeDnsAnswer(answer);
     if (!this.closed) {
+      this.takeDnsAnswer(answer);
       this.dnsTimer = setTimeout(() => void this.refreshDns(), this.config.dnsRefreshRateMs);
       this.dnsTimer.unref();
     }
@@ -497,8 +497,8 @@ export class Cluster {
     return this.dnsPublisher === null || this.dnsAnswer === null ? null : { cluster: this.config.name, endpoints: this.dnsAnswer };
   }
 
-  /** The cluster is being replaced or removed: finish in-flight requests, then close. */
-  drain(): void {
+  /** Stops everything that watches the hosts (health, outliers, DNS, original_dst, the source-pool sweep); no one waits for its initialization any more. */
+  private stop(): void {
     this.closed = true;
     (this.follower ?? this.activeHealth)?.stop();
     this.outlierDetector?.stop();
@@ -508,20 +508,17 @@ export class Cluster {
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     this.unfollowDns?.();
     this.dnsInitialized();
+  }
+
+  /** The cluster is being replaced or removed: finish in-flight requests, then close. */
+  drain(): void {
+    this.stop();
     for (const p of this.pools.values()) p.drain();
     for (const p of this.sourcePools.values()) p.drain();
   }
 
   destroy(): void {
-    this.closed = true;
-    (this.follower ?? this.activeHealth)?.stop();
-    this.outlierDetector?.stop();
-    this.outlierForwarder?.stop();
-    this.originalDst?.close();
-    this.sourcePoolSweep.stop();
-    if (this.dnsTimer) clearTimeout(this.dnsTimer);
-    this.unfollowDns?.();
-    this.dnsInitialized();
+    this.stop();
     for (const p of this.pools.values()) p.destroy();
     for (const p of this.sourcePools.values()) p.destroy();
     this.pools.clear();
