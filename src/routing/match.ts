@@ -11,7 +11,7 @@ import type { HeaderMatcher, Route, RouteTable, StringMatch, VhostIndex, Virtual
 
 /** Groups domains by kind and wildcard length, longest first (Envoy's search order). */
 export function buildVhostIndex(vhosts: readonly VirtualHost[]): VhostIndex {
-  const idx: VhostIndex = { exact: new Map(), suffixes: [], prefixes: [] };
+  const idx: VhostIndex = { exact: new Map(), suffixes: [], prefixes: [], lastAuthority: null, lastVhost: undefined };
   const byLen = (list: VhostIndex['suffixes'], len: number) => {
     let e = list.find((x) => x.len === len);
     if (!e) list.push((e = { len, map: new Map() }));
@@ -64,6 +64,15 @@ export function stripHostPort(host: string): string {
  * https://www.envoyproxy.io/docs/envoy/latest/faq/debugging/why_is_my_route_not_found
  */
 export function selectVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
+  const idx = table.index;
+  if (authority === idx.lastAuthority) return idx.lastVhost;
+  const vh = lookupVirtualHost(table, authority);
+  idx.lastAuthority = authority;
+  idx.lastVhost = vh;
+  return vh;
+}
+
+function lookupVirtualHost(table: RouteTable, authority: string): VirtualHost | undefined {
   const idx = table.index;
   let host = authority.toLowerCase();
   if (table.ignorePortInHostMatching) host = stripHostPort(host);

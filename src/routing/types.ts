@@ -243,6 +243,12 @@ export interface VhostIndex {
   suffixes: { len: number; map: Map<string, VirtualHost> }[];
   prefixes: { len: number; map: Map<string, VirtualHost> }[];
   any?: VirtualHost;
+  /**
+   * The last authority looked up and its answer (selectVirtualHost): clients repeat the same
+   * Host on every request, and the lookup lower-cases and hashes a new string each time.
+   */
+  lastAuthority: string | null;
+  lastVhost: VirtualHost | undefined;
 }
 
 export interface RouteTable extends HeaderMutations {

@@ -35,6 +35,16 @@ describe('parseHeaderBlock', () => {
     assert.equal(fr.contentLength, 5);
   });
 
+  it('lower-cases every spelling of a name, however many share its length', () => {
+    const spellings = ['X-Q', 'x-q', 'X-q', 'x-Q', 'X-R', 'x-r', 'Y-Z'];
+    const { pairs } = parse('GET / HTTP/1.1\r\n' + spellings.map((n, i) => `${n}: ${i}`).join('\r\n'));
+    assert.deepEqual(pairs, spellings.map((n, i) => [n.toLowerCase(), String(i)]));
+    // Parsed again (now from the spellings kept per length), and an unseen one next to them.
+    const again = parse('GET / HTTP/1.1\r\n' + [...spellings, 'Z-z'].map((n) => `${n}: v`).join('\r\n'));
+    assert.deepEqual(again.pairs.map((p) => p[0]), [...spellings, 'Z-z'].map((n) => n.toLowerCase()));
+    fails('GET / HTTP/1.1\r\nX-(: v', 400, /invalid header name/);
+  });
+
   it('accepts a head with no header lines', () => {
     assert.deepEqual(parse('GET / HTTP/1.0').pairs, []);
     assert.deepEqual(parse('HTTP/1.1 200 OK').pairs, []);
@@ -76,6 +86,11 @@ describe('parseHeaderBlock', () => {
     fails('GET / HTTP/1.1\r\nBad Name: 1', 400, /invalid header name/);
     fails('GET / HTTP/1.1\r\nA: x\ny', 400, /invalid header value/);
     fails('GET / HTTP/1.1\r\nA: x\0y', 400, /invalid header value/);
+    // A CR or LF other than a line's CRLF, anywhere in a line, also at the end of a value.
+    fails('GET / HTTP/1.1\r\nA: x\ry', 400, /invalid header value/);
+    fails('GET / HTTP/1.1\r\nA: x\r\r\nB: y', 400, /invalid header value/);
+    fails('GET / HTTP/1.1\r\nB: y\r\nA: x\r', 400, /invalid header value/);
+    fails('GET / HTTP/1.1\r\nA\nB: x', 400, /invalid header value/);
     fails('GET / HTTP/1.1\r\nContent-Length: 1x', 400, /invalid content-length/);
     fails('GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2', 400, /conflicting content-length/);
     fails('GET / HTTP/1.1\r\nTransfer-Encoding: gzip', 501, /unsupported transfer-encoding/);

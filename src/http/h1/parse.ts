@@ -3,6 +3,7 @@
 // lines, header names lower-cased once, hop-by-hop headers dropped here so that nothing
 // downstream of the codec ever sees them (Envoy strips connection-specific headers too).
 import { HeaderMap } from '../headers';
+import { latin1Slice } from '../../util/latin1';
 
 /** A token per RFC 9110 §5.6.2. */
 const TCHAR = new Uint8Array(128);
@@ -20,11 +21,6 @@ export function isToken(s: string): boolean {
   return true;
 }
 
-/** Header values may not hold CR, LF or NUL (RFC 9110 §5.5). */
-const BAD_VALUE = /[\0\r\n]/;
-function isValidValue(s: string): boolean {
-  return !BAD_VALUE.test(s);
-}
 
 /** Connection-specific headers that never cross a proxy (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
@@ -51,10 +47,17 @@ export interface Framing {
   upgrade: string;
   /** `TE: trailers` was sent (kept for gRPC over HTTP/1.1 is not a thing, but we keep the signal). */
   teTrailers: boolean;
+  /**
+   * A request head's first Host value (undefined when it has none). Only with
+   * newFraming(true): the Host lines are then kept out of the header map (the value becomes
+   * the request's :authority), instead of being added and removed again.
+   */
+  host: string | undefined;
+  readonly takeHost: boolean;
 }
 
-export function newFraming(): Framing {
-  return { contentLength: -1, chunked: false, close: false, keepAlive: false, upgrade: '', teTrailers: false };
+export function newFraming(request = false): Framing {
+  return { contentLength: -1, chunked: false, close: false, keepAlive: false, upgrade: '', teTrailers: false, host: undefined, takeHost: request };
 }
 
 /**
@@ -64,14 +67,37 @@ export function newFraming(): Framing {
  */
 const NAME_CACHE = new Map<string, string>();
 const NAME_CACHE_MAX = 2048;
+/**
+ * The first few spellings cached per name length, compared in place in the head (no slice
+ * of the name, no hashing of a new string): the names every message repeats hit here.
+ */
+const SPELLINGS_PER_LENGTH = 4;
+const RAW_BY_LENGTH: string[][] = [];
+const LOWER_BY_LENGTH: string[][] = [];
 
 function lowerName(raw: string): string {
   const hit = NAME_CACHE.get(raw);
   if (hit !== undefined) return hit;
   if (!isToken(raw)) throw new ParseError('invalid header name');
   const lower = raw.toLowerCase();
-  if (NAME_CACHE.size < NAME_CACHE_MAX) NAME_CACHE.set(raw, lower);
+  if (NAME_CACHE.size < NAME_CACHE_MAX) {
+    NAME_CACHE.set(raw, lower);
+    const raws = (RAW_BY_LENGTH[raw.length] ??= []);
+    if (raws.length < SPELLINGS_PER_LENGTH) {
+      raws.push(raw);
+      (LOWER_BY_LENGTH[raw.length] ??= []).push(lower);
+    }
+  }
   return lower;
+}
+
+/** The lower-cased name of the header whose name is text[pos, colon). */
+function nameAt(text: string, pos: number, colon: number): string {
+  const raws = RAW_BY_LENGTH[colon - pos];
+  if (raws !== undefined) {
+    for (let i = 0; i < raws.length; i++) if (text.startsWith(raws[i], pos)) return LOWER_BY_LENGTH[colon - pos][i];
+  }
+  return lowerName(text.slice(pos, colon));
 }
 
 /**
@@ -101,21 +127,26 @@ export function parseHeaderBlock(text: string, pos: number, headers: HeaderMap, 
   const from = pos;
   // A line takes at least 4 characters with its CRLF: only a head that long can have too many.
   if ((len - pos + 2) / 4 > maxCount && countLines(text, pos) > maxCount) throw new ParseError('too many request headers', 431);
+  // Header fields may not hold NUL, nor a CR or LF other than the CRLF ending each line
+  // (RFC 9110 §5.5, RFC 9112 §2.2): one search for NUL in the block, and each line ends at
+  // the next LF, which must follow the next CR.
+  if (text.indexOf('\0', pos) !== -1) throw new ParseError('invalid header value');
   while (pos < len) {
-    let eol = text.indexOf('\r\n', pos);
-    if (eol === -1) eol = len;
+    const lf = text.indexOf('\n', pos);
+    const eol = lf === -1 ? len : lf - 1;
+    const cr = text.indexOf('\r', pos);
+    if (lf === -1 ? cr !== -1 : cr !== eol) throw new ParseError('invalid header value');
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > eol) throw new ParseError('malformed header line');
     const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) throw new ParseError('obsolete line folding is not allowed');
-    const name = lowerName(text.slice(pos, colon));
+    const name = nameAt(text, pos, colon);
     let vs = colon + 1;
     let ve = eol;
     while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
     while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
     const value = text.slice(vs, ve);
     pos = eol + 2;
-    if (!isValidValue(value)) throw new ParseError('invalid header value');
     switch (name) {
       case 'content-length': {
         if (!/^\d{1,15}$/.test(value)) throw new ParseError('invalid content-length');
@@ -158,6 +189,10 @@ export function parseHeaderBlock(text: string, pos: number, headers: HeaderMap, 
         continue;
       case 'te':
         if (value.toLowerCase().includes('trailers')) fr.teTrailers = true;
+        continue;
+      case 'host':
+        if (!fr.takeHost) headers.add(name, value);
+        else if (fr.host === undefined) fr.host = value;
         continue;
       default:
         if (HOP_BY_HOP.has(name)) continue;
@@ -208,12 +243,12 @@ const SMALL_READ = 2048;
  */
 export function readHead(buf: Buffer, start: number): string | null {
   if (buf.length - start <= SMALL_READ) {
-    const text = buf.toString('latin1', start, buf.length);
+    const text = latin1Slice(buf, start, buf.length);
     const i = text.indexOf('\r\n\r\n');
     return i === -1 ? null : text.slice(0, i);
   }
   const i = buf.indexOf('\r\n\r\n', start, 'latin1');
-  return i === -1 ? null : buf.toString('latin1', start, i);
+  return i === -1 ? null : latin1Slice(buf, start, i);
 }
 
 const REASONS: Record<number, string> = {

@@ -179,7 +179,7 @@ export class H1ServerConnection implements IdleTracked {
       return false;
     }
     let stream: H1ServerStream;
-    const fr = newFraming();
+    const fr = newFraming(true);
     try {
       stream = this.parseRequest(text, fr);
     } catch (e) {
@@ -240,7 +240,7 @@ export class H1ServerConnection implements IdleTracked {
     if (target.length === 0 || target.includes(' ')) throw new ParseError('malformed request target');
     const headers = new HeaderMap();
     parseHeaderBlock(head, rlEnd + 2, headers, fr, this.opts.maxHeadersCount);
-    let authority = headers.get('host');
+    let authority = fr.host;
     let path = target;
     if (target.charCodeAt(0) !== 47 /* / */) {
       if (!this.opts.allowAbsoluteUrl && target !== '*') throw new ParseError('absolute URLs are not allowed');
@@ -262,7 +262,6 @@ export class H1ServerConnection implements IdleTracked {
       if (!VALID_AUTHORITY.test(authority)) throw new ParseError('invalid host');
       this.lastAuthority = authority;
     }
-    headers.remove('host');
     const s = new H1ServerStream(this, {
       method,
       path,
@@ -430,7 +429,6 @@ export class H1ServerStream implements DownstreamStream, ChunkSink {
   /** What BatchedWriter.defer returned for pendingHead (to take back exactly that message). */
   private pendingHeadTicket = 0;
   private noBody = false;
-  readonly startTime = Date.now();
 
   constructor(
     private readonly conn: H1ServerConnection,

@@ -64,12 +64,27 @@ export function readShared(socket: Socket, cb: SharedReadCallback): boolean {
   s[symbols.buffer] = SHARED;
   s[symbols.generator] = null;
   s[symbols.callback] = (n: number, buf: Buffer) => {
-    cb(buf.subarray(0, n));
+    cb(view(n));
     if (POISON) buf.fill(0x23, 0, n);
     return true;
   };
   handle.useUserBuffer(SHARED);
   return true;
+}
+
+/**
+ * The first n bytes of the shared buffer. Views of small reads are made once per length and
+ * handed out again: a view is only valid during its callback anyway, and a request or
+ * response of a given size recurs, so this saves making a Buffer object per read.
+ */
+const VIEW_CACHE_MAX = 4096;
+const VIEWS: (Buffer | undefined)[] = new Array(VIEW_CACHE_MAX + 1).fill(undefined);
+
+function view(n: number): Buffer {
+  if (n > VIEW_CACHE_MAX) return SHARED.subarray(0, n);
+  let v = VIEWS[n];
+  if (v === undefined) VIEWS[n] = v = SHARED.subarray(0, n);
+  return v;
 }
 
 /** Whether the bytes are (part of) the shared read buffer, i.e. must be copied to be kept. */

@@ -2,6 +2,7 @@
 // out as one buffer in one write: measured here, that is far cheaper than a corked
 // writev of a string and a buffer (Node's writev path allocates per chunk and per call).
 import { DEFER_LIMIT, type BatchedWriter } from './write_batch';
+import { latin1Write } from '../../util/latin1';
 
 /** Bodies up to this size are copied next to the head; larger ones are written as they are. */
 const COALESCE_LIMIT = DEFER_LIMIT;
@@ -18,9 +19,9 @@ export function writeHeadAndBody(w: BatchedWriter, head: string, body: Buffer, t
     return tail.length > 0 ? w.write(tail) : !w.socket.writableNeedDrain;
   }
   const buf = Buffer.allocUnsafe(head.length + body.length + tail.length);
-  buf.write(head, 0, 'latin1');
-  body.copy(buf, head.length);
-  if (tail.length > 0) buf.write(tail, head.length + body.length, 'latin1');
+  latin1Write(buf, head, 0);
+  buf.set(body, head.length);
+  if (tail.length > 0) latin1Write(buf, tail, head.length + body.length);
   if (last) {
     w.defer(buf);
     return true;

@@ -559,9 +559,10 @@ export class ActiveStream implements RequestBodySink, UpstreamResponseSink, Pool
     if (chain !== null && chain.length > 0) applyResponseMutations(h, chain, this);
     const cookies = this.setCookies;
     if (cookies !== null) for (let i = 0; i < cookies.length; i++) h.add('set-cookie', cookies[i]);
-    if (!this.hcm.suppressEnvoyHeaders) h.set('x-envoy-upstream-service-time', String(Date.now() - this.upstreamStart));
+    const now = Date.now();
+    if (!this.hcm.suppressEnvoyHeaders) h.set('x-envoy-upstream-service-time', String(now - this.upstreamStart));
     this.addServerHeader(h);
-    this.lastActivityMs = Date.now();
+    this.lastActivityMs = now;
     this.responseStarted = true;
     this.responseCode = status;
     if (this.hcm.draining) this.ds.closeAfterResponse();
