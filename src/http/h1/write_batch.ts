@@ -14,7 +14,18 @@
 //
 // Ordering: a connection's later writes, end() and close all go through its BatchedWriter,
 // which first writes what it holds, so bytes never overtake one another.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+
+/**
+ * node:net's internal write step (what Writable#write ends in for a socket): the bytes go to
+ * the handle (the kernel, or libuv's queue behind earlier writes, in order), the handle's
+ * byte count and the socket's timers are kept as for any write. Skipping Writable for a held
+ * message skips its length accounting and the callback it schedules per write on the next
+ * tick, which nothing here needs: a held message is the end of a message, with no
+ * backpressure to report (see defer). Used only while the socket's Writable holds nothing.
+ */
+type WriteGeneric = (writev: boolean, data: Buffer | string, encoding: string, cb: (err?: Error | null) => void) => void;
+const writeGeneric = (Socket.prototype as unknown as { _writeGeneric?: WriteGeneric })._writeGeneric;
 
 /** Held messages larger than this are written at once (they are not the per-request case). */
 export const DEFER_LIMIT = 16 * 1024;
@@ -25,7 +36,14 @@ export class BatchedWriter {
   /** Counts defer() calls: names what is held, for takeBack (equal strings are not the same message). */
   private ticket = 0;
 
-  constructor(readonly socket: Socket) {}
+  /** Completion of a held message written past Writable: an error ends the connection, as Writable would. */
+  private readonly written: (err?: Error | null) => void;
+
+  constructor(readonly socket: Socket) {
+    this.written = (err) => {
+      if (err) socket.destroy(err);
+    };
+  }
 
   /**
    * Queues the last bytes of a message to be written after the events at hand. The
@@ -69,7 +87,9 @@ export class BatchedWriter {
     this.held = null;
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
-    if (typeof d === 'string') s.write(d, 'latin1');
+    if (writeGeneric !== undefined && s.writableLength === 0 && !s.connecting && s.writableCorked === 0) {
+      writeGeneric.call(s, false, d, typeof d === 'string' ? 'latin1' : 'buffer', this.written);
+    } else if (typeof d === 'string') s.write(d, 'latin1');
     else s.write(d);
   }
 
