@@ -21,7 +21,6 @@ export function isToken(s: string): boolean {
   return true;
 }
 
-
 /** Connection-specific headers that never cross a proxy (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te']);
 
