@@ -43,6 +43,9 @@ describe('parseHeaderBlock', () => {
     const again = parse('GET / HTTP/1.1\r\n' + [...spellings, 'Z-z'].map((n) => `${n}: v`).join('\r\n'));
     assert.deepEqual(again.pairs.map((p) => p[0]), [...spellings, 'Z-z'].map((n) => n.toLowerCase()));
     fails('GET / HTTP/1.1\r\nX-(: v', 400, /invalid header name/);
+    // A name longer than the per-length tables keep, twice (the second time from the name cache).
+    const long = 'X-' + 'Long'.repeat(20);
+    for (let i = 0; i < 2; i++) assert.deepEqual(parse(`GET / HTTP/1.1\r\n${long}: v`).pairs, [[long.toLowerCase(), 'v']]);
   });
 
   it('accepts a head with no header lines', () => {

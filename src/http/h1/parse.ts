@@ -71,8 +71,10 @@ const NAME_CACHE_MAX = 2048;
  * of the name, no hashing of a new string): the names every message repeats hit here.
  */
 const SPELLINGS_PER_LENGTH = 4;
-const RAW_BY_LENGTH: string[][] = [];
-const LOWER_BY_LENGTH: string[][] = [];
+/** Longer names go through NAME_CACHE only (the tables stay small, dense arrays whatever clients send). */
+const SPELLING_MAX_LENGTH = 64;
+const RAW_BY_LENGTH: (string[] | undefined)[] = new Array(SPELLING_MAX_LENGTH + 1).fill(undefined);
+const LOWER_BY_LENGTH: (string[] | undefined)[] = new Array(SPELLING_MAX_LENGTH + 1).fill(undefined);
 
 function lowerName(raw: string): string {
   const hit = NAME_CACHE.get(raw);
@@ -81,10 +83,13 @@ function lowerName(raw: string): string {
   const lower = raw.toLowerCase();
   if (NAME_CACHE.size < NAME_CACHE_MAX) {
     NAME_CACHE.set(raw, lower);
-    const raws = (RAW_BY_LENGTH[raw.length] ??= []);
-    if (raws.length < SPELLINGS_PER_LENGTH) {
-      raws.push(raw);
-      (LOWER_BY_LENGTH[raw.length] ??= []).push(lower);
+    const n = raw.length;
+    if (n <= SPELLING_MAX_LENGTH) {
+      const raws = (RAW_BY_LENGTH[n] ??= []);
+      if (raws.length < SPELLINGS_PER_LENGTH) {
+        raws.push(raw);
+        (LOWER_BY_LENGTH[n] ??= []).push(lower);
+      }
     }
   }
   return lower;
@@ -92,9 +97,10 @@ function lowerName(raw: string): string {
 
 /** The lower-cased name of the header whose name is text[pos, colon). */
 function nameAt(text: string, pos: number, colon: number): string {
-  const raws = RAW_BY_LENGTH[colon - pos];
+  const n = colon - pos;
+  const raws = n <= SPELLING_MAX_LENGTH ? RAW_BY_LENGTH[n] : undefined;
   if (raws !== undefined) {
-    for (let i = 0; i < raws.length; i++) if (text.startsWith(raws[i], pos)) return LOWER_BY_LENGTH[colon - pos][i];
+    for (let i = 0; i < raws.length; i++) if (text.startsWith(raws[i], pos)) return LOWER_BY_LENGTH[n]![i];
   }
   return lowerName(text.slice(pos, colon));
 }
