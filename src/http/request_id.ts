@@ -5,6 +5,7 @@
 // 256 UUIDs at a time (as Node's own randomUUID does), the 36 characters are written into
 // a scratch buffer and read out as one flat latin1 string.
 import { randomFillSync } from 'node:crypto';
+import { latin1Slice } from '../util/latin1';
 
 const POOL_UUIDS = 256;
 const pool = Buffer.allocUnsafe(16 * POOL_UUIDS);
@@ -36,5 +37,5 @@ export function randomRequestId(): string {
     out[o++] = HEX[2 * b + 1];
     if (i === 3 || i === 5 || i === 7 || i === 9) out[o++] = DASH;
   }
-  return out.toString('latin1', 0, 36);
+  return latin1Slice(out, 0, 36);
 }

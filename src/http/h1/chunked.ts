@@ -3,6 +3,7 @@
 // trailers are consumed here.
 import { HeaderMap } from '../headers';
 import { ParseError, newFraming, parseHeaderLines } from './parse';
+import { latin1Slice } from '../../util/latin1';
 
 const enum S {
   Size,
@@ -47,7 +48,7 @@ export class ChunkedDecoder {
       // Line-oriented states: read up to LF.
       const lf = buf.indexOf(10, off);
       const end = lf === -1 ? len : lf;
-      this.line += buf.toString('latin1', off, end);
+      this.line += latin1Slice(buf, off, end);
       if (this.line.length > MAX_LINE) throw new ParseError('chunk line too long');
       if (lf === -1) {
         off = len;
